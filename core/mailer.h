@@ -1,0 +1,39 @@
+/*
+ * mailer.h — delivering the outbox.
+ *
+ * mailer_deliver() claims one row (any due row, or a given one) and makes
+ * one delivery attempt; mailer_run() is the mailer process: it LISTENs for
+ * new rows, delivers what is due, reschedules failures with exponential
+ * backoff and jitter until [mail] max_attempts, purges periodically, and
+ * returns when *stop becomes non-zero.
+ */
+#ifndef PWR_MAILER_H
+#define PWR_MAILER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "../sql/store.h"
+
+struct mailer {
+	const struct config *cfg;
+	struct store *store; /* borrowed */
+	char *smtp_password; /* owned, read from [smtp] password_file */
+};
+
+/* Prepare a mailer (reads the SMTP password file).  0, or -1 (logged). */
+int mailer_init(struct mailer *m, const struct config *cfg,
+		struct store *st);
+void mailer_fini(struct mailer *m); /* wipes the password */
+
+enum mailer_rc { MAILER_SENT, MAILER_RETRY, MAILER_FAILED, MAILER_IDLE,
+		 MAILER_DB_ERROR };
+
+/* One attempt on row id (id > 0) or on any due row (id == 0). */
+enum mailer_rc mailer_deliver(struct mailer *m, int64_t id);
+
+/* The mailer process's loop; 0 on a clean stop. */
+int mailer_run(struct mailer *m, volatile sig_atomic_t *stop);
+
+#endif

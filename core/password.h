@@ -1,0 +1,60 @@
+/*
+ * password.h — password rules and hashing.
+ *
+ * Strength follows PageSeeder (SPEC §6) or, with [password] policy = nist,
+ * NIST SP 800-63B-4.  Hashes are Argon2id PHC strings from libargon2.
+ * struct banned is the offline list of common passwords, loaded once per
+ * process and owned by the caller (banned_free()).
+ */
+#ifndef PWR_PASSWORD_H
+#define PWR_PASSWORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "err.h"
+
+enum pw_strength { PW_WEAK, PW_MEDIUM, PW_GOOD, PW_STRONG };
+
+#define PASSWORD_MAX_CP 100 /* 100 code points or more is refused */
+#define PHC_MAX         128 /* room for an Argon2id PHC string */
+
+/* PageSeeder strength of a valid UTF-8 password (table + run/sequence
+ * penalty), without the banned list. */
+enum pw_strength password_strength(const char *pw);
+
+struct banned;
+/* Load a list, one password per line; lines starting "#!comment:" and
+ * blank lines are skipped; matching is case-insensitive.  NULL on error
+ * with a message in err. */
+struct banned *banned_load(const char *path, char *err, size_t errlen);
+bool banned_contains(const struct banned *b, const char *pw);
+void banned_free(struct banned *b);
+
+/*
+ * The whole check of SPEC §4 step 11: PWR_OK, PWR_E_PASSWORD_WEAK (too
+ * weak for the level — MEDIUM for members, STRONG for admins —, blank, 100
+ * code points or more, banned: the list, the username, the email, the
+ * emaildomain) or PWR_E_PASSWORD_USER (equals the username, any case).
+ * email may be NULL.
+ */
+enum pwr_err password_check(const struct config *cfg, const struct banned *b,
+			    const char *pw, const char *username,
+			    const char *email, bool admin);
+
+/*
+ * Hash pw with Argon2id at the configured cost and a fresh 16-byte salt;
+ * under policy = nist the password is NFKC-normalised first.  Writes a PHC
+ * string to phc.  Returns 0, or -1 on failure.
+ */
+int password_hash(const struct config *cfg, const char *pw, char *phc,
+		  size_t phclen);
+
+/* 0 when pw matches the PHC string, 1 when it does not, -1 on error.
+ * Applies the same normalisation as password_hash under policy = nist. */
+int password_verify(const struct config *cfg, const char *phc,
+		    const char *pw);
+
+#endif

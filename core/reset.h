@@ -1,0 +1,58 @@
+/*
+ * reset.h — the reset-password use case: the decision procedure of SPEC §4.
+ *
+ * Knows nothing of HTTP.  The transport fills a struct reset_request (all
+ * strings borrowed, valid UTF-8, NULL when absent or empty), calls
+ * reset_handle() and turns the struct reset_result into an answer.
+ */
+#ifndef PWR_RESET_H
+#define PWR_RESET_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "err.h"
+#include "mailer.h"
+#include "password.h"
+#include "../mail-templates/mail.h"
+#include "../sql/store.h"
+
+/* Process-lifetime state of a worker; everything borrowed. */
+struct reset_env {
+	const struct config *cfg;
+	struct store *store;
+	const struct mail_templates *templates;
+	const struct banned *banned;
+	struct mailer *mailer; /* step 2 with notify-async=false */
+	const unsigned char *hmac_key; /* rate-limit keys; 32 bytes */
+};
+
+enum reset_route { RESET_ROUTE_MEMBERS, RESET_ROUTE_GROUP };
+
+struct reset_request {
+	enum reset_route route;
+	const char *group; /* the {group} segment, decoded (group route) */
+	const char *email;
+	const char *username;
+	const char *token;
+	const char *key;
+	const char *password;
+	bool notify_async;
+	const char *bearer; /* the Authorization: Bearer value, or NULL */
+	const char *client; /* the client address */
+};
+
+enum reset_status { RESET_REQUEST_SUCCESSFUL, RESET_PASSWORD_CHANGED,
+		    RESET_PENDING };
+
+struct reset_result {
+	enum pwr_err err; /* PWR_OK: status (and admin) is the answer */
+	enum reset_status status;
+	bool admin;      /* pending for an admin member */
+	int retry_after; /* seconds, with PWR_E_RATE_LIMITED/_UNAVAILABLE */
+};
+
+void reset_handle(struct reset_env *env, const struct reset_request *req,
+		  struct reset_result *res);
+
+#endif

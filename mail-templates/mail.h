@@ -1,0 +1,89 @@
+/*
+ * mail.h — email rendering: template sets, placeholders and MIME.
+ *
+ * A template set is a folder under template_dir holding, for each kind,
+ * KIND.subject, KIND.txt and KIND.html (KIND = reset-password-confirm |
+ * change-password).  A set may hold only some of them: lookup is per file
+ * along the caller's preference list, ending at "default".
+ *
+ * Placeholders are {name} with name one of mail_var_name(); anything else
+ * between braces that is not [a-z.]+ is literal text.  An unknown name is
+ * an error found by mail_templates_load(), never at send time.  Values are
+ * HTML-escaped in .html parts; a value with CR or LF never reaches a header.
+ *
+ * struct mail_templates is loaded once per process and freed by its owner.
+ */
+#ifndef PWR_MAIL_H
+#define PWR_MAIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum mail_kind { MAIL_RESET_CONFIRM, MAIL_CHANGE_PASSWORD, MAIL__MAX };
+
+enum mail_var {
+	MAIL_VAR_HOSTURL,
+	MAIL_VAR_EMAILDOMAIN,
+	MAIL_VAR_REASON, /* member | admin */
+	MAIL_VAR_TOKEN,
+	MAIL_VAR_LINK,     /* computed from link_template when NULL */
+	MAIL_VAR_VALIDITY, /* "12 hours" */
+	MAIL_VAR_MEMBER_ID,
+	MAIL_VAR_MEMBER_USERNAME,
+	MAIL_VAR_MEMBER_FIRSTNAME,
+	MAIL_VAR_MEMBER_LASTNAME,
+	MAIL_VAR_MEMBER_FULLNAME,
+	MAIL_VAR_MEMBER_EMAIL,
+	MAIL_VAR_MEMBER_STATUS,
+	MAIL_VAR_GROUP_NAME,
+	MAIL_VAR_GROUP_DESCRIPTION,
+	MAIL_VAR__MAX
+};
+
+/* "reset-password-confirm" / "change-password" */
+const char *mail_kind_name(enum mail_kind k);
+/* "hosturl", "member.id", ... */
+const char *mail_var_name(enum mail_var v);
+
+struct mail_values {
+	const char *v[MAIL_VAR__MAX]; /* NULL → "" (LINK: computed) */
+};
+
+struct mail_templates;
+
+/*
+ * Load every set under dir and the link template ({hosturl}/… using the
+ * same placeholders).  The "default" set must hold all three files of both
+ * kinds.  NULL on error, with "FILE: message" in err.
+ */
+struct mail_templates *mail_templates_load(const char *dir,
+					   const char *link_template,
+					   char *err, size_t errlen);
+void mail_templates_free(struct mail_templates *t); /* NULL-safe */
+bool mail_templates_has_set(const struct mail_templates *t, const char *set);
+
+struct mail_message {
+	char *recipient; /* bare address */
+	char *subject;   /* decoded, UTF-8 */
+	char *text;      /* whole RFC 5322 message, CRLF line ends */
+};
+
+/*
+ * Render kind for the recipient `to` (bare address) from `from` (a header
+ * value such as "pwreset <noreply@example.org>").  sets is a NULL-ended
+ * preference list (NULL or "" entries are skipped); "default" is always
+ * the last resort.  Message-ID is unique, on emaildomain.  Returns 0, or -1
+ * with a reason in err (out left empty).  out is freed by
+ * mail_message_free().
+ */
+int mail_render(const struct mail_templates *t, const char *const *sets,
+		enum mail_kind kind, const struct mail_values *vals,
+		const char *from, const char *to, const char *emaildomain,
+		struct mail_message *out, char *err, size_t errlen);
+void mail_message_free(struct mail_message *m); /* NULL-safe, twice-safe */
+
+/* The bare address of a From value: "a <b@c>" → "b@c", "b@c" → "b@c".
+ * Returns 0, or -1 when it holds no address. */
+int mail_address_of(const char *from, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * smtp.h — delivery of one rendered message with libesmtp: the only code
+ * that includes libesmtp.h.  Synchronous, bounded by opts->timeout_s for
+ * each protocol step.  No state survives a call.
+ */
+#ifndef PWR_SMTP_H
+#define PWR_SMTP_H
+
+#include <stddef.h>
+
+enum smtp_starttls { SMTP_STARTTLS_NO, SMTP_STARTTLS_TRY,
+		     SMTP_STARTTLS_REQUIRED };
+
+struct smtp_opts {
+	const char *host;
+	int port;
+	enum smtp_starttls starttls;
+	const char *user;     /* NULL or "" → no AUTH */
+	const char *password; /* read from password_file by the caller */
+	int timeout_s;
+};
+
+enum smtp_rc {
+	SMTP_SENT,     /* accepted by the relay */
+	SMTP_TEMPFAIL, /* try again later (connect failure, 4xx) */
+	SMTP_PERMFAIL  /* will never succeed (5xx for the recipient) */
+};
+
+/*
+ * Send message (complete RFC 5322 text, CRLF line ends) from the envelope
+ * address `from` to `to`.  On failure, reason receives the server's reply
+ * or the local cause.
+ */
+enum smtp_rc smtp_deliver(const struct smtp_opts *opts, const char *from,
+			  const char *to, const char *message, char *reason,
+			  size_t reasonlen);
+
+#endif

@@ -1,0 +1,251 @@
+/*
+ * store.h — the PostgreSQL store: the only module that includes libpq-fe.h.
+ *
+ * A struct store is one connection with its prepared statements; it lives
+ * as long as the process that opened it (a worker, the mailer, pwreset-ctl)
+ * and is not shared between processes.  Every statement is prepared once per
+ * connection and takes only $n parameters.  When the connection is lost a
+ * call answers STORE_UNAVAILABLE and the next call reconnects by itself.
+ *
+ * Time is PostgreSQL's: expiry, locks and retries are decided by now() in
+ * the database, never by the host's clock.
+ *
+ * All out-structs are caller-owned and filled completely on STORE_OK; text
+ * fields are NUL-terminated, "" when NULL in the database.  Nothing here
+ * logs: on an error the reason (never a secret) is in store_errmsg().
+ */
+#ifndef PWR_STORE_H
+#define PWR_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum store_rc {
+	STORE_OK = 0,
+	STORE_NOT_FOUND,   /* no such row / the condition did not hold */
+	STORE_CONFLICT,    /* unique violation (username, email, name) */
+	STORE_UNAVAILABLE, /* cannot reach the database (answer 0503) */
+	STORE_ERROR        /* anything else (answer 0500) */
+};
+
+#define STORE_HASH_LEN 32 /* SHA-256 of a token */
+
+struct store_member {
+	int64_t id;
+	char username[101];
+	char email[400]; /* "" when the member has none */
+	char firstname[201];
+	char lastname[201];
+	char status[16]; /* activated | unactivated | disabled */
+	bool admin;
+	bool api;
+	bool locked;         /* locked_until > now() */
+	bool has_password;   /* password_hash IS NOT NULL */
+	int failed_logins;
+	char locked_until[40];        /* ISO 8601 or "" */
+	char password_changed_at[40]; /* ISO 8601 or "" */
+};
+
+struct store_group {
+	int64_t id;
+	char name[101];
+	char description[1001];
+	char template_set[65]; /* "" → none */
+};
+
+/* One outbox row to write with a token or password change.  message is the
+ * complete RFC 5322 text (CRLF line ends). */
+struct store_mail {
+	const char *kind; /* "reset-password-confirm" | "change-password" */
+	const char *recipient;
+	const char *subject;
+	const char *message;
+};
+
+/* Open a store.  Never fails except on allocation failure (aborts): the
+ * connection is made by the first call that needs it.  timeout_s bounds
+ * connecting and every statement. */
+struct store *store_open(const char *conninfo, int timeout_s);
+void store_close(struct store *st); /* NULL-safe */
+/* The last error, safe to log (no password, no secret), never NULL. */
+const char *store_errmsg(const struct store *st);
+/* "host=… port=… dbname=…" of the target, without the password. */
+const char *store_target(const struct store *st);
+/* Connect now if not connected (and prepare).  STORE_OK / _UNAVAILABLE. */
+enum store_rc store_connect(struct store *st);
+
+/* ---- schema ------------------------------------------------------- */
+
+/* Apply every migration not yet recorded, under an advisory lock, each in
+ * its own transaction.  *applied counts the ones applied now. */
+enum store_rc store_migrate(struct store *st, int *applied);
+
+/* ---- lookups on the request path ------------------------------------- */
+
+enum store_rc store_group_by_id(struct store *st, int64_t id,
+				struct store_group *out);
+/* case-insensitive */
+enum store_rc store_group_by_name(struct store *st, const char *name,
+				  struct store_group *out);
+
+/*
+ * Find a member by username and/or email (case-insensitive; either may be
+ * NULL, not both; when both are given they must name the same member).
+ * group_id > 0: the member must also belong to that group.
+ */
+enum store_rc store_member_find(struct store *st, const char *username,
+				const char *email, int64_t group_id,
+				struct store_member *out);
+
+/* The member of the reset token with this hash, whatever the token's state
+ * (used, expired, invalidated).  group_id > 0 as above. */
+enum store_rc store_member_by_token(struct store *st,
+				    const uint8_t hash[STORE_HASH_LEN],
+				    int64_t group_id, struct store_member *out);
+
+/* The member behind an admin API token: OK only when the token is not
+ * revoked and the member is an admin. */
+enum store_rc store_admin_by_token(struct store *st,
+				   const uint8_t hash[STORE_HASH_LEN],
+				   struct store_member *out);
+
+/* ---- the two steps -------------------------------------------------- */
+
+/*
+ * Step 1, atomically (one statement): invalidate the member's unused
+ * tokens, store the new token's hash valid until now() + ttl_s, write the
+ * mail to the outbox.  *mail_id receives the outbox row id.
+ */
+enum store_rc store_reset_issue(struct store *st, int64_t member_id,
+				const uint8_t hash[STORE_HASH_LEN], int ttl_s,
+				const struct store_mail *mail,
+				int64_t *mail_id);
+
+/* STORE_OK when hash is an unused, unexpired, not invalidated token of
+ * this member; STORE_NOT_FOUND otherwise. */
+enum store_rc store_token_valid(struct store *st, int64_t member_id,
+				const uint8_t hash[STORE_HASH_LEN]);
+
+/*
+ * Step 2, atomically (one statement): consume the token only if it is
+ * still valid (of N concurrent calls exactly one gets STORE_OK, the others
+ * STORE_NOT_FOUND), store phc, set password_changed_at, clear the lock and
+ * the failed-login count, invalidate the member's other tokens, write the
+ * mail to the outbox and an audit row (client address, no secret).
+ */
+enum store_rc store_reset_complete(struct store *st, int64_t member_id,
+				   const uint8_t hash[STORE_HASH_LEN],
+				   const char *phc,
+				   const struct store_mail *mail,
+				   const char *client, int64_t *mail_id);
+
+/* ---- rate limits ---------------------------------------------------- */
+
+/* Count one hit on key (an HMAC, never the identifier itself) in the
+ * current window of window_s seconds; *count receives the hits in it,
+ * this one included. */
+enum store_rc store_ratelimit_hit(struct store *st,
+				  const uint8_t key[STORE_HASH_LEN],
+				  int window_s, int weight, int64_t *count);
+
+/* ---- members, groups, admin tokens (pwreset-ctl) --------------------- */
+
+struct store_member_new {
+	const char *username;
+	const char *email;     /* NULL → none */
+	const char *firstname; /* NULL → "" */
+	const char *lastname;  /* NULL → "" */
+	const char *status;    /* NULL → "activated" */
+	bool admin;
+	bool api;
+	const char *phc; /* NULL → no password */
+};
+
+enum store_rc store_member_add(struct store *st,
+			       const struct store_member_new *m, int64_t *id);
+/* minutes > 0: lock until now() + minutes; 0: unlock (also clears the
+ * failed-login count). */
+enum store_rc store_member_lock(struct store *st, int64_t id, int minutes);
+enum store_rc store_member_set_status(struct store *st, int64_t id,
+				      const char *status);
+/* Copy the member's PHC string; STORE_NOT_FOUND when it has none. */
+enum store_rc store_member_password(struct store *st, int64_t id, char *phc,
+				    size_t len);
+
+enum store_rc store_group_add(struct store *st, const char *name,
+			      const char *description,
+			      const char *template_set, int64_t *id);
+enum store_rc store_group_add_member(struct store *st, int64_t group_id,
+				     int64_t member_id);
+
+enum store_rc store_admin_token_add(struct store *st, int64_t member_id,
+				    const uint8_t hash[STORE_HASH_LEN]);
+/* Revoke every token of the member; *count receives how many. */
+enum store_rc store_admin_token_revoke(struct store *st, int64_t member_id,
+				       int *count);
+
+enum store_rc store_audit(struct store *st, const char *event,
+			  int64_t member_id, const char *client,
+			  const char *detail);
+
+/* ---- the mail outbox -------------------------------------------------- */
+
+struct store_outbox_row {
+	int64_t id;
+	char kind[32];
+	char recipient[400];
+	char subject[400];
+	char state[16]; /* pending | sent | failed */
+	int attempts;
+	char created_at[40];
+	char next_attempt_at[40];
+	char sent_at[40];
+	char last_error[512];
+};
+
+typedef void store_outbox_cb(const struct store_outbox_row *row, void *arg);
+enum store_rc store_mail_list(struct store *st, bool failed_only,
+			      store_outbox_cb *cb, void *arg);
+/* Make a failed row (id > 0) or every failed row (id == 0) pending again
+ * with attempts reset; *count receives how many. */
+enum store_rc store_mail_retry(struct store *st, int64_t id, int *count);
+
+struct store_outbox_job {
+	int64_t id;
+	int attempts; /* including this one */
+	char recipient[400];
+	char *message; /* malloc'd; store_outbox_job_clear() frees it */
+};
+void store_outbox_job_clear(struct store_outbox_job *job);
+
+/*
+ * Claim one due row (id == 0) or that row (id > 0) if it is pending:
+ * FOR UPDATE SKIP LOCKED, so two mailers never claim the same row; the row
+ * is leased for lease_s seconds and its attempt counted.  STORE_NOT_FOUND
+ * when nothing is due.
+ */
+enum store_rc store_mail_claim(struct store *st, int64_t id, int lease_s,
+			       struct store_outbox_job *job);
+/* Delivered: sent_at = now(), the message text (which may hold a token) is
+ * wiped. */
+enum store_rc store_mail_sent(struct store *st, int64_t id);
+/* Not delivered: retry in retry_s seconds, or, when permanent, mark failed
+ * (message wiped).  reason is the SMTP reply text. */
+enum store_rc store_mail_failed(struct store *st, int64_t id,
+				const char *reason, bool permanent,
+				int retry_s);
+
+/* LISTEN for new outbox rows; store_mail_wait() then sleeps until one is
+ * written or timeout_ms passes (returns STORE_OK either way). */
+enum store_rc store_mail_listen(struct store *st);
+enum store_rc store_mail_wait(struct store *st, int timeout_ms);
+
+/* ---- housekeeping ----------------------------------------------------- */
+
+/* Delete tokens expired/used/invalidated for more than a day, sent mail
+ * older than 7 days, rate-limit rows of past windows. */
+enum store_rc store_purge(struct store *st, int64_t *tokens, int64_t *mails,
+			  int64_t *limits);
+
+#endif
