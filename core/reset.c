@@ -1,0 +1,511 @@
+/*
+ * reset.c — the decision procedure of SPEC §4, in order, first rule wins.
+ *
+ * Every store call may fail with STORE_UNAVAILABLE (answer 0503) or
+ * STORE_ERROR (0500, details in the log only); nothing is half-written
+ * because each change is one statement in the store.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "log.h"
+#include "reset.h"
+#include "token.h"
+#include "validate.h"
+
+#define RETRY_AFTER_UNAVAILABLE 5 /* seconds */
+#define IDENT_MAX               512 /* normalised identifier, bytes */
+
+/* Rate-limit counters are keyed by an HMAC so the table never holds an
+ * identifier or an address.  Without a configured key (tests, first start)
+ * a fixed all-zero key still keeps the table free of plain identifiers. */
+static const unsigned char zero_key[32];
+
+/* One request's working state; lives on reset_handle()'s stack. */
+struct ctx {
+	struct reset_env *env;
+	const struct reset_request *req;
+	struct reset_result *res;
+	bool admin_caller;
+	struct store_member caller;
+	bool on_group;
+	struct store_group group;
+	struct store_member member;
+};
+
+static void
+answer(struct ctx *c, enum reset_status st)
+{
+	c->res->err = PWR_OK;
+	c->res->status = st;
+}
+
+static void
+fail(struct ctx *c, enum pwr_err e)
+{
+	c->res->err = e;
+	if (e == PWR_E_UNAVAILABLE)
+		c->res->retry_after = RETRY_AFTER_UNAVAILABLE;
+}
+
+/* Map a store failure onto the answer; true when the call did not succeed
+ * with STORE_OK or STORE_NOT_FOUND. */
+static bool
+store_failed(struct ctx *c, enum store_rc rc, const char *what)
+{
+	switch (rc) {
+	case STORE_OK:
+	case STORE_NOT_FOUND:
+		return false;
+	case STORE_UNAVAILABLE:
+		log_warn("%s: database unavailable: %s", what,
+			 store_errmsg(c->env->store));
+		fail(c, PWR_E_UNAVAILABLE);
+		return true;
+	case STORE_CONFLICT:
+	case STORE_ERROR:
+	default:
+		log_error("%s: database error: %s", what,
+			  store_errmsg(c->env->store));
+		fail(c, PWR_E_INTERNAL);
+		return true;
+	}
+}
+
+static void
+ratelimit_key(const struct reset_env *env, const char *kind, const char *v,
+	      uint8_t out[STORE_HASH_LEN])
+{
+	const unsigned char *key = env->hmac_key ? env->hmac_key : zero_key;
+	unsigned int len = STORE_HASH_LEN;
+	unsigned char buf[IDENT_MAX + 8];
+	size_t kl = strlen(kind), vl = strlen(v);
+
+	if (vl > IDENT_MAX)
+		vl = IDENT_MAX;
+	memcpy(buf, kind, kl);
+	memcpy(buf + kl, v, vl);
+	HMAC(EVP_sha256(), key, 32, buf, kl + vl, out, &len);
+}
+
+/*
+ * Count one hit against key; true when the budget is spent (the answer is
+ * then set by the caller) or the store failed (answer set here).
+ */
+static bool
+ratelimit_over(struct ctx *c, const uint8_t key[STORE_HASH_LEN], int weight,
+	       int limit, bool *failed)
+{
+	int64_t count = 0;
+	enum store_rc rc;
+
+	rc = store_ratelimit_hit(c->env->store, key,
+				 c->env->cfg->ratelimit.window, weight, &count);
+	*failed = store_failed(c, rc, "rate limit");
+	return *failed || count > limit;
+}
+
+/* The normalised identifier: lower-cased username and email. */
+static void
+identifier_of(const struct reset_request *req, char *out, size_t outlen)
+{
+	size_t i;
+
+	snprintf(out, outlen, "u=%s\ne=%s", req->username ? req->username : "",
+		 req->email ? req->email : "");
+	for (i = 0; out[i] != '\0'; i++)
+		if (out[i] >= 'A' && out[i] <= 'Z')
+			out[i] = (char)(out[i] - 'A' + 'a');
+}
+
+/* Rule 1: {group} all digits → id; leading '~' → name; else name. */
+static bool
+resolve_group(struct ctx *c)
+{
+	const char *g = c->req->group ? c->req->group : "";
+	enum store_rc rc;
+	char *end;
+
+	if (*g != '\0' && strspn(g, "0123456789") == strlen(g)) {
+		long long id;
+
+		errno = 0;
+		id = strtoll(g, &end, 10);
+		if (errno != 0 || *end != '\0' || id <= 0)
+			rc = STORE_NOT_FOUND;
+		else
+			rc = store_group_by_id(c->env->store, id, &c->group);
+	} else {
+		if (*g == '~')
+			g++;
+		rc = *g == '\0' ? STORE_NOT_FOUND
+				: store_group_by_name(c->env->store, g,
+						      &c->group);
+	}
+	if (store_failed(c, rc, "group lookup"))
+		return false;
+	if (rc == STORE_NOT_FOUND) {
+		fail(c, PWR_E_UNKNOWN_GROUP);
+		return false;
+	}
+	c->on_group = true;
+	return true;
+}
+
+/* The caller is an admin only with a valid, unrevoked admin token. */
+static bool
+resolve_caller(struct ctx *c)
+{
+	uint8_t h[TOKEN_HASH_LEN];
+	enum store_rc rc;
+
+	if (c->req->bearer == NULL || !token_well_formed(c->req->bearer))
+		return true;
+	token_hash(c->req->bearer, h);
+	rc = store_admin_by_token(c->env->store, h, &c->caller);
+	explicit_bzero(h, sizeof h);
+	if (store_failed(c, rc, "admin token"))
+		return false;
+	c->admin_caller = rc == STORE_OK;
+	return true;
+}
+
+/* "12 hours", "30 minutes", "1 day" for the templates' {validity}. */
+static void
+validity_text(int seconds, char *out, size_t outlen)
+{
+	static const struct {
+		int unit;
+		const char *name;
+	} units[] = {{86400, "day"}, {3600, "hour"}, {60, "minute"}, {1, "second"}};
+	size_t i;
+
+	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (seconds % units[i].unit == 0) {
+			int n = seconds / units[i].unit;
+
+			snprintf(out, outlen, "%d %s%s", n, units[i].name,
+				 n == 1 ? "" : "s");
+			return;
+		}
+	}
+}
+
+/*
+ * Render one email of kind for the found member into *msg.  token may be
+ * NULL (change-password).  false (answer set) on a rendering failure.
+ */
+static bool
+render(struct ctx *c, enum mail_kind kind, const char *token,
+       struct mail_message *msg)
+{
+	const struct config *cfg = c->env->cfg;
+	const struct store_member *m = &c->member;
+	struct mail_values v = {{0}};
+	const char *sets[3] = {NULL, NULL, NULL};
+	char id[24], fullname[sizeof m->firstname + sizeof m->lastname + 1];
+	char validity[32], err[256];
+
+	snprintf(id, sizeof id, "%" PRId64, m->id);
+	snprintf(fullname, sizeof fullname, "%s%s%s", m->firstname,
+		 m->firstname[0] && m->lastname[0] ? " " : "", m->lastname);
+	validity_text(cfg->service.token_ttl, validity, sizeof validity);
+
+	v.v[MAIL_VAR_HOSTURL] = cfg->service.hosturl;
+	v.v[MAIL_VAR_EMAILDOMAIN] = cfg->service.emaildomain;
+	v.v[MAIL_VAR_REASON] =
+	    c->admin_caller && c->caller.id != m->id ? "admin" : "member";
+	v.v[MAIL_VAR_TOKEN] = token;
+	v.v[MAIL_VAR_VALIDITY] = validity;
+	v.v[MAIL_VAR_MEMBER_ID] = id;
+	v.v[MAIL_VAR_MEMBER_USERNAME] = m->username;
+	v.v[MAIL_VAR_MEMBER_FIRSTNAME] = m->firstname;
+	v.v[MAIL_VAR_MEMBER_LASTNAME] = m->lastname;
+	v.v[MAIL_VAR_MEMBER_FULLNAME] = fullname[0] ? fullname : m->username;
+	v.v[MAIL_VAR_MEMBER_EMAIL] = m->email;
+	v.v[MAIL_VAR_MEMBER_STATUS] = m->status;
+	if (c->on_group) {
+		v.v[MAIL_VAR_GROUP_NAME] = c->group.name;
+		v.v[MAIL_VAR_GROUP_DESCRIPTION] = c->group.description;
+		sets[0] = c->group.template_set;
+	}
+	sets[c->on_group ? 1 : 0] = cfg->service.global_template;
+
+	if (mail_render(c->env->templates, sets, kind, &v, cfg->mail.from,
+			m->email, cfg->service.emaildomain, msg, err,
+			sizeof err) != 0) {
+		log_error("member %" PRId64 ": cannot render %s: %s", m->id,
+			  mail_kind_name(kind), err);
+		fail(c, PWR_E_INTERNAL);
+		return false;
+	}
+	return true;
+}
+
+/* Rule 8: invalidate older tokens, issue one, queue the email. */
+static void
+step1_issue(struct ctx *c)
+{
+	char token[TOKEN_LEN + 1];
+	uint8_t h[TOKEN_HASH_LEN];
+	struct mail_message msg = {0};
+	struct store_mail mail;
+	int64_t mail_id = 0;
+	enum store_rc rc;
+
+	if (token_new(token) != 0) {
+		log_errno("token_new");
+		fail(c, PWR_E_INTERNAL);
+		goto out;
+	}
+	token_hash(token, h);
+	if (!render(c, MAIL_RESET_CONFIRM, token, &msg))
+		goto out;
+	mail.kind = mail_kind_name(MAIL_RESET_CONFIRM);
+	mail.recipient = msg.recipient;
+	mail.subject = msg.subject;
+	mail.message = msg.text;
+	rc = store_reset_issue(c->env->store, c->member.id, h,
+			       c->env->cfg->service.token_ttl, &mail, &mail_id);
+	if (store_failed(c, rc, "reset issue"))
+		goto out;
+	log_debug("member %" PRId64 ": reset token issued, mail %" PRId64,
+		  c->member.id, mail_id);
+	answer(c, RESET_REQUEST_SUCCESSFUL);
+out:
+	if (msg.text != NULL)
+		explicit_bzero(msg.text, strlen(msg.text));
+	mail_message_free(&msg);
+	explicit_bzero(token, sizeof token);
+	explicit_bzero(h, sizeof h);
+}
+
+/* Rule 12: one statement consumes the token and changes the password. */
+static void
+step2_complete(struct ctx *c, const uint8_t h[TOKEN_HASH_LEN], bool via_key)
+{
+	char phc[PHC_MAX];
+	struct mail_message msg = {0};
+	struct store_mail mail;
+	int64_t mail_id = 0;
+	enum store_rc rc;
+
+	/* Hash before the statement: no row lock is held during Argon2. */
+	if (password_hash(c->env->cfg, c->req->password, phc, sizeof phc) !=
+	    0) {
+		log_error("member %" PRId64 ": password hashing failed",
+			  c->member.id);
+		fail(c, PWR_E_INTERNAL);
+		goto out;
+	}
+	if (!render(c, MAIL_CHANGE_PASSWORD, NULL, &msg))
+		goto out;
+	mail.kind = mail_kind_name(MAIL_CHANGE_PASSWORD);
+	mail.recipient = msg.recipient;
+	mail.subject = msg.subject;
+	mail.message = msg.text;
+	rc = store_reset_complete(c->env->store, c->member.id, h, phc, &mail,
+				  c->req->client, &mail_id);
+	if (store_failed(c, rc, "reset complete"))
+		goto out;
+	if (rc == STORE_NOT_FOUND) {
+		/* Another request consumed the token first. */
+		fail(c, via_key ? PWR_E_KEY_INVALID : PWR_E_TOKEN_INVALID);
+		goto out;
+	}
+	log_info("member %" PRId64 ": password changed", c->member.id);
+	/* The member proved control of the mailbox: a synchronous attempt
+	 * leaks nothing.  Its outcome never changes the answer. */
+	if (!c->req->notify_async && c->env->mailer != NULL)
+		(void)mailer_deliver(c->env->mailer, mail_id);
+	answer(c, RESET_PASSWORD_CHANGED);
+out:
+	explicit_bzero(phc, sizeof phc);
+	mail_message_free(&msg);
+}
+
+/* Rules 9–12, for a member already found and allowed. */
+static void
+step2(struct ctx *c, const char *secret, bool via_key)
+{
+	enum pwr_err invalid = via_key ? PWR_E_KEY_INVALID : PWR_E_TOKEN_INVALID;
+	uint8_t h[TOKEN_HASH_LEN];
+	enum store_rc rc;
+	enum pwr_err perr;
+
+	if (!token_well_formed(secret)) {
+		fail(c, invalid);
+		return;
+	}
+	token_hash(secret, h);
+	rc = store_token_valid(c->env->store, c->member.id, h);
+	if (store_failed(c, rc, "token check"))
+		goto out;
+	if (rc == STORE_NOT_FOUND) {
+		fail(c, invalid);
+		goto out;
+	}
+	if (c->req->password == NULL) {
+		answer(c, RESET_PENDING);
+		c->res->admin = c->member.admin;
+		goto out;
+	}
+	perr = password_check(c->env->cfg, c->env->banned, c->req->password,
+			      c->member.username, c->member.email,
+			      c->member.admin);
+	if (perr != PWR_OK) {
+		fail(c, perr);
+		goto out;
+	}
+	step2_complete(c, h, via_key);
+out:
+	explicit_bzero(h, sizeof h);
+}
+
+/* Pad a step-1 answer to [privacy] step1_floor_ms from start. */
+static void
+pad_to_floor(const struct timespec *start, int floor_ms)
+{
+	struct timespec until = *start;
+
+	if (floor_ms <= 0)
+		return;
+	until.tv_sec += floor_ms / 1000;
+	until.tv_nsec += (long)(floor_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) ==
+	       EINTR)
+		;
+}
+
+/* Rules 2–12 once the caller and the group are known. */
+static void
+decide(struct ctx *c, const char *secret, bool via_key)
+{
+	const struct reset_request *req = c->req;
+	const struct config *cfg = c->env->cfg;
+	bool step1 = secret == NULL, failed = false;
+	bool hide = step1 && !c->admin_caller && cfg->privacy.hide_account_state;
+	int64_t gid = c->on_group ? c->group.id : 0;
+	enum store_rc rc;
+
+	/* Rule 2 */
+	if (req->email == NULL && req->username == NULL && secret == NULL) {
+		if (c->admin_caller)
+			fail(c, PWR_E_NO_IDENTIFIER);
+		else
+			answer(c, RESET_REQUEST_SUCCESSFUL);
+		return;
+	}
+	/* Rule 3 */
+	if (req->email != NULL && !validate_email(req->email)) {
+		fail(c, PWR_E_EMAIL_INVALID);
+		return;
+	}
+	/* Step 1 is limited per identifier, counted before the lookup so
+	 * that known and unknown identifiers do the same work. */
+	if (step1) {
+		char ident[IDENT_MAX];
+		uint8_t key[STORE_HASH_LEN];
+		bool over;
+
+		identifier_of(req, ident, sizeof ident);
+		ratelimit_key(c->env, "id:", ident, key);
+		over = ratelimit_over(c, key, 1, cfg->ratelimit.per_identifier,
+				      &failed);
+		if (failed)
+			return;
+		if (over) {
+			log_info("step 1: identifier over its limit");
+			answer(c, RESET_REQUEST_SUCCESSFUL);
+			return;
+		}
+	}
+	/* Rule 4 */
+	if (req->email != NULL || req->username != NULL) {
+		rc = store_member_find(c->env->store, req->username, req->email,
+				       gid, &c->member);
+	} else {
+		uint8_t h[TOKEN_HASH_LEN];
+
+		token_hash(secret, h);
+		rc = store_member_by_token(c->env->store, h, gid, &c->member);
+		explicit_bzero(h, sizeof h);
+	}
+	if (store_failed(c, rc, "member lookup"))
+		return;
+	if (rc == STORE_NOT_FOUND) {
+		if (c->admin_caller)
+			fail(c, PWR_E_MEMBER_UNKNOWN);
+		else
+			answer(c, RESET_REQUEST_SUCCESSFUL);
+		return;
+	}
+	/* Rules 5–7 */
+	if (c->member.api)
+		fail(c, PWR_E_API_ACCOUNT);
+	else if (strcmp(c->member.status, "disabled") == 0 ||
+		 (step1 && c->member.locked))
+		fail(c, PWR_E_LOCKED);
+	else if (c->member.email[0] == '\0')
+		fail(c, PWR_E_NO_EMAIL);
+	if (c->res->err != PWR_OK) {
+		if (hide)
+			answer(c, RESET_REQUEST_SUCCESSFUL);
+		return;
+	}
+	/* Rule 8, or rules 9–12 */
+	if (step1)
+		step1_issue(c);
+	else
+		step2(c, secret, via_key);
+}
+
+void
+reset_handle(struct reset_env *env, const struct reset_request *req,
+	     struct reset_result *res)
+{
+	struct ctx c = {.env = env, .req = req, .res = res};
+	const char *secret = req->token != NULL ? req->token : req->key;
+	bool via_key = req->token == NULL && req->key != NULL;
+	bool failed = false;
+	struct timespec start;
+
+	memset(res, 0, sizeof *res);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+
+	if (req->client != NULL) {
+		uint8_t key[STORE_HASH_LEN];
+
+		ratelimit_key(env, "addr:", req->client, key);
+		if (ratelimit_over(&c, key, 1, env->cfg->ratelimit.per_address,
+				   &failed)) {
+			if (!failed) {
+				fail(&c, PWR_E_RATE_LIMITED);
+				res->retry_after = env->cfg->ratelimit.window;
+			}
+			goto out;
+		}
+	}
+	if (!resolve_caller(&c))
+		goto out;
+	if (req->route == RESET_ROUTE_GROUP && !resolve_group(&c))
+		goto out;
+	decide(&c, secret, via_key);
+out:
+	if (secret == NULL && res->err != PWR_E_UNAVAILABLE &&
+	    res->err != PWR_E_INTERNAL)
+		pad_to_floor(&start, env->cfg->privacy.step1_floor_ms);
+	explicit_bzero(&c.caller, sizeof c.caller);
+}
