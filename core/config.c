@@ -1,0 +1,894 @@
+/*
+ * config.c — the INI configuration file, read with libinih.
+ *
+ * Every key lives in one const table (keys[KEY__MAX]) that says where it
+ * goes in struct config, its type, its range and its default, spelt as the
+ * file would spell it: config_defaults() feeds each default through the
+ * same setter as a value read from a file, so a default can never escape
+ * the checks.
+ *
+ * libinih hands us no line numbers (Debian builds it without
+ * INI_HANDLER_LINENO), so we parse through ini_parse_stream() with our own
+ * reader: inih calls the reader once per line it counts, so counting calls
+ * gives the same line numbers inih uses in its own return value.  The
+ * reader also catches what inih would silently get wrong: lines longer than
+ * its fixed 200-byte buffer (inih would read the rest as a new line),
+ * continuation lines (inih would append them to the previous key) and
+ * sections with no keys (the handler never sees them).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+
+#include "config.h"
+#include "validate.h"
+
+/* inih's line buffer (INI_MAX_LINE in the packaged library). */
+#define CONFIG_LINE_BUF 200
+#define CONFIG_MSG_MAX	256
+
+enum key {
+	KEY_DATABASE_CONNINFO,
+	KEY_DATABASE_TIMEOUT,
+	KEY_SERVICE_SITE_PREFIX,
+	KEY_SERVICE_HOSTURL,
+	KEY_SERVICE_EMAILDOMAIN,
+	KEY_SERVICE_TOKEN_TTL,
+	KEY_SERVICE_WORKERS,
+	KEY_SERVICE_MAX_REQUESTS,
+	KEY_SERVICE_MAX_BODY,
+	KEY_SERVICE_LISTEN,
+	KEY_SERVICE_LISTEN_MODE,
+	KEY_SERVICE_USER,
+	KEY_SERVICE_SHUTDOWN_TIMEOUT,
+	KEY_SERVICE_TEMPLATE_DIR,
+	KEY_SERVICE_GLOBAL_TEMPLATE,
+	KEY_SERVICE_LINK_TEMPLATE,
+	KEY_SERVICE_TRUSTED_PROXIES,
+	KEY_ARGON2_M_COST,
+	KEY_ARGON2_T_COST,
+	KEY_ARGON2_PARALLELISM,
+	KEY_SMTP_HOST,
+	KEY_SMTP_PORT,
+	KEY_SMTP_STARTTLS,
+	KEY_SMTP_USER,
+	KEY_SMTP_PASSWORD_FILE,
+	KEY_SMTP_TIMEOUT,
+	KEY_MAIL_FROM,
+	KEY_MAIL_MAX_ATTEMPTS,
+	KEY_PASSWORD_POLICY,
+	KEY_PASSWORD_MIN_LENGTH,
+	KEY_PASSWORD_BANNED_FILE,
+	KEY_PRIVACY_HIDE_ACCOUNT_STATE,
+	KEY_PRIVACY_STEP1_FLOOR_MS,
+	KEY_RATELIMIT_PER_IDENTIFIER,
+	KEY_RATELIMIT_PER_ADDRESS,
+	KEY_RATELIMIT_WINDOW,
+	KEY_RATELIMIT_TOKEN_FAILURES,
+	KEY_LOG_TARGET,
+	KEY_LOG_LEVEL,
+	KEY__MAX
+};
+
+enum ctype {
+	CT_STRING, /* char *, owned */
+	CT_INT,	   /* int, decimal, [min, max] */
+	CT_U32,	   /* uint32_t, decimal, [min, max] */
+	CT_SIZE,   /* size_t, decimal, [min, max] */
+	CT_OCTAL,  /* int, octal digits only, [min, max] */
+	CT_BOOL,   /* bool */
+	CT_ENUM	   /* an enum stored as int: index into names */
+};
+
+/* Extra check of a string value; writes why it is refused. */
+typedef bool (*check_fn)(const char *v, char *why, size_t whylen);
+
+struct ckey {
+	const char *section;
+	const char *name;
+	enum ctype type;
+	size_t off;
+	long min, max;		  /* numbers */
+	const char *const *names; /* CT_ENUM, NULL-terminated */
+	check_fn check;		  /* CT_STRING, or NULL */
+	const char *def;	  /* the default, as a file would spell it */
+};
+
+static bool check_hosturl(const char *, char *, size_t);
+static bool check_site_prefix(const char *, char *, size_t);
+static bool check_domain(const char *, char *, size_t);
+static bool check_listen(const char *, char *, size_t);
+static bool check_user(const char *, char *, size_t);
+static bool check_abs_path(const char *, char *, size_t);
+static bool check_opt_abs_path(const char *, char *, size_t);
+static bool check_set_name(const char *, char *, size_t);
+static bool check_link_template(const char *, char *, size_t);
+static bool check_proxies(const char *, char *, size_t);
+static bool check_host(const char *, char *, size_t);
+static bool check_nonempty(const char *, char *, size_t);
+
+/* Indexed by enum starttls_mode, enum password_policy, ... */
+static const char *const starttls_names[] = {"no", "try", "required", NULL};
+static const char *const policy_names[] = {"pageseeder", "nist", NULL};
+static const char *const target_names[] = {"stderr", "syslog", NULL};
+static const char *const level_names[] = {"error", "warn", "info", "debug",
+					  NULL};
+
+_Static_assert(STARTTLS_REQUIRED == 2 && POLICY_NIST == 1 &&
+		   LOG_TARGET_SYSLOG == 1 && LOG_LEVEL_DEBUG == 3,
+	       "enum name tables out of step with config.h");
+_Static_assert(sizeof(enum starttls_mode) == sizeof(int) &&
+		   sizeof(enum password_policy) == sizeof(int) &&
+		   sizeof(enum log_target) == sizeof(int) &&
+		   sizeof(enum log_level) == sizeof(int),
+	       "CT_ENUM stores enums through an int");
+
+#define OFF(f) offsetof(struct config, f)
+#define STR(s, n, f, chk, d)                                                   \
+	{                                                                      \
+		s, n, CT_STRING, OFF(f), 0, 0, NULL, chk, d                    \
+	}
+#define NUM(s, n, t, f, lo, hi, d)                                             \
+	{                                                                      \
+		s, n, t, OFF(f), lo, hi, NULL, NULL, d                         \
+	}
+#define ENUM(s, n, f, names, d)                                                \
+	{                                                                      \
+		s, n, CT_ENUM, OFF(f), 0, 0, names, NULL, d                    \
+	}
+
+static const struct ckey keys[KEY__MAX] = {
+    [KEY_DATABASE_CONNINFO] =
+	STR("database", "conninfo", database.conninfo, NULL, ""),
+    [KEY_DATABASE_TIMEOUT] =
+	NUM("database", "timeout", CT_INT, database.timeout, 1, 300, "5"),
+    [KEY_SERVICE_SITE_PREFIX] =
+	STR("service", "site_prefix", service.site_prefix, check_site_prefix,
+	    "/ps"),
+    [KEY_SERVICE_HOSTURL] = STR("service", "hosturl", service.hosturl,
+				check_hosturl, "http://localhost:8080"),
+    [KEY_SERVICE_EMAILDOMAIN] =
+	STR("service", "emaildomain", service.emaildomain, check_domain,
+	    "localhost"),
+    [KEY_SERVICE_TOKEN_TTL] = NUM("service", "token_ttl", CT_INT,
+				  service.token_ttl, 1, 604800, "43200"),
+    [KEY_SERVICE_WORKERS] =
+	NUM("service", "workers", CT_INT, service.workers, 0, 256, "0"),
+    [KEY_SERVICE_MAX_REQUESTS] =
+	NUM("service", "max_requests", CT_INT, service.max_requests, 1,
+	    10000000, "10000"),
+    [KEY_SERVICE_MAX_BODY] = NUM("service", "max_body", CT_SIZE,
+				 service.max_body, 256, 1048576, "16384"),
+    [KEY_SERVICE_LISTEN] =
+	STR("service", "listen", service.listen, check_listen, ""),
+    [KEY_SERVICE_LISTEN_MODE] = NUM("service", "listen_mode", CT_OCTAL,
+				    service.listen_mode, 0, 0777, "0660"),
+    [KEY_SERVICE_USER] = STR("service", "user", service.user, check_user, ""),
+    [KEY_SERVICE_SHUTDOWN_TIMEOUT] =
+	NUM("service", "shutdown_timeout", CT_INT, service.shutdown_timeout, 1,
+	    3600, "10"),
+    [KEY_SERVICE_TEMPLATE_DIR] =
+	STR("service", "template_dir", service.template_dir, check_abs_path,
+	    "/usr/share/pwreset/mail-templates"),
+    [KEY_SERVICE_GLOBAL_TEMPLATE] =
+	STR("service", "global_template", service.global_template,
+	    check_set_name, ""),
+    [KEY_SERVICE_LINK_TEMPLATE] = STR(
+	"service", "link_template", service.link_template, check_link_template,
+	"{hosturl}/email/changepassword?member={member.id}&token={token}"),
+    [KEY_SERVICE_TRUSTED_PROXIES] =
+	STR("service", "trusted_proxies", service.trusted_proxies,
+	    check_proxies, ""),
+    [KEY_ARGON2_M_COST] =
+	NUM("argon2", "m_cost", CT_U32, argon2.m_cost, 8, 4194304, "19456"),
+    [KEY_ARGON2_T_COST] =
+	NUM("argon2", "t_cost", CT_U32, argon2.t_cost, 1, 100, "2"),
+    [KEY_ARGON2_PARALLELISM] =
+	NUM("argon2", "parallelism", CT_U32, argon2.parallelism, 1, 64, "1"),
+    [KEY_SMTP_HOST] = STR("smtp", "host", smtp.host, check_host, "localhost"),
+    [KEY_SMTP_PORT] = NUM("smtp", "port", CT_INT, smtp.port, 1, 65535, "25"),
+    [KEY_SMTP_STARTTLS] =
+	ENUM("smtp", "starttls", smtp.starttls, starttls_names, "try"),
+    [KEY_SMTP_USER] = STR("smtp", "user", smtp.user, NULL, ""),
+    [KEY_SMTP_PASSWORD_FILE] = STR("smtp", "password_file", smtp.password_file,
+				   check_opt_abs_path, ""),
+    [KEY_SMTP_TIMEOUT] =
+	NUM("smtp", "timeout", CT_INT, smtp.timeout, 1, 300, "10"),
+    [KEY_MAIL_FROM] = STR("mail", "from", mail.from, check_nonempty,
+			  "pwreset <noreply@localhost>"),
+    [KEY_MAIL_MAX_ATTEMPTS] =
+	NUM("mail", "max_attempts", CT_INT, mail.max_attempts, 1, 100, "8"),
+    [KEY_PASSWORD_POLICY] =
+	ENUM("password", "policy", password.policy, policy_names, "pageseeder"),
+    [KEY_PASSWORD_MIN_LENGTH] =
+	NUM("password", "min_length", CT_INT, password.min_length, 8, 64, "15"),
+    [KEY_PASSWORD_BANNED_FILE] =
+	STR("password", "banned_file", password.banned_file, check_opt_abs_path,
+	    "/usr/share/john/password.lst"),
+    [KEY_PRIVACY_HIDE_ACCOUNT_STATE] =
+	NUM("privacy", "hide_account_state", CT_BOOL,
+	    privacy.hide_account_state, 0, 1, "false"),
+    [KEY_PRIVACY_STEP1_FLOOR_MS] = NUM("privacy", "step1_floor_ms", CT_INT,
+				       privacy.step1_floor_ms, 0, 10000, "0"),
+    [KEY_RATELIMIT_PER_IDENTIFIER] =
+	NUM("ratelimit", "per_identifier", CT_INT, ratelimit.per_identifier, 1,
+	    1000000, "5"),
+    [KEY_RATELIMIT_PER_ADDRESS] = NUM("ratelimit", "per_address", CT_INT,
+				      ratelimit.per_address, 1, 1000000, "60"),
+    [KEY_RATELIMIT_WINDOW] =
+	NUM("ratelimit", "window", CT_INT, ratelimit.window, 1, 86400, "3600"),
+    [KEY_RATELIMIT_TOKEN_FAILURES] =
+	NUM("ratelimit", "token_failures", CT_INT, ratelimit.token_failures, 1,
+	    1000000, "10"),
+    [KEY_LOG_TARGET] =
+	ENUM("log", "target", log.target, target_names, "stderr"),
+    [KEY_LOG_LEVEL] = ENUM("log", "level", log.level, level_names, "info"),
+};
+
+_Static_assert(sizeof(keys) / sizeof(keys[0]) == KEY__MAX,
+	       "key table out of step with enum key");
+
+static const char *const sections[] = {
+    "database", "service", "argon2",	"smtp", "mail",
+    "password", "privacy", "ratelimit", "log",	NULL,
+};
+
+/* Parser state shared by the reader and the handler. */
+struct parse {
+	struct config *c;
+	FILE *f;
+	int line;	     /* lines handed to inih so far */
+	bool key_in_section; /* an indented line now would be a continuation */
+	int err_line;	     /* 0: no error yet */
+	char msg[CONFIG_MSG_MAX];
+	int key_line[KEY__MAX]; /* where each key was last set; 0: default */
+};
+
+static bool
+is_ascii_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static bool
+is_ascii_alnum(char ch)
+{
+	return is_ascii_digit(ch) || (ch >= 'a' && ch <= 'z') ||
+	       (ch >= 'A' && ch <= 'Z');
+}
+
+static bool
+is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' ||
+	       ch == '\v' || ch == '\f';
+}
+
+/* Full strtol check: digits only (an optional leading '-'), no overflow,
+ * nothing after the number. */
+static bool
+parse_long(const char *v, int base, long *out)
+{
+	char *end = NULL;
+	const char *d = (*v == '-') ? v + 1 : v;
+
+	if (!is_ascii_digit(*d))
+		return false;
+	if (base == 8)
+		for (const char *p = d; *p != '\0'; p++)
+			if (*p < '0' || *p > '7')
+				return false;
+	errno = 0;
+	long n = strtol(v, &end, base);
+	if (errno != 0 || end == v || *end != '\0')
+		return false;
+	*out = n;
+	return true;
+}
+
+static bool
+parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Store v into the field of key k; false with a reason in why. */
+static bool
+key_set(struct config *c, enum key k, const char *v, char *why, size_t whylen)
+{
+	const struct ckey *ck = &keys[k];
+	void *field = (char *)c + ck->off;
+	long n = 0;
+	bool b = false;
+
+	switch (ck->type) {
+	case CT_STRING:
+		/* inih cuts lines at '\n'; a lone '\r' or other control
+		 * character could still end up in a header or a log line.
+		 * A tab is only white space. */
+		for (const char *p = v; *p != '\0'; p++) {
+			if (((unsigned char)*p < 0x20 && *p != '\t') ||
+			    *p == 0x7f) {
+				snprintf(why, whylen,
+					 "control characters are not allowed");
+				return false;
+			}
+		}
+		if (!utf8_valid(v, strlen(v))) {
+			snprintf(why, whylen, "not valid UTF-8");
+			return false;
+		}
+		if (ck->check != NULL && !ck->check(v, why, whylen))
+			return false;
+		char **s = field;
+		char *copy = strdup(v);
+		if (copy == NULL)
+			abort();
+		free(*s);
+		*s = copy;
+		return true;
+	case CT_INT:
+	case CT_U32:
+	case CT_SIZE:
+	case CT_OCTAL:
+		if (!parse_long(v, ck->type == CT_OCTAL ? 8 : 10, &n) ||
+		    n < ck->min || n > ck->max) {
+			if (ck->type == CT_OCTAL)
+				snprintf(why, whylen,
+					 "must be an octal mode from %lo to "
+					 "0%lo",
+					 ck->min, ck->max);
+			else
+				snprintf(why, whylen,
+					 "must be an integer from %ld to %ld",
+					 ck->min, ck->max);
+			return false;
+		}
+		if (ck->type == CT_U32)
+			*(uint32_t *)field = (uint32_t)n;
+		else if (ck->type == CT_SIZE)
+			*(size_t *)field = (size_t)n;
+		else
+			*(int *)field = (int)n;
+		return true;
+	case CT_BOOL:
+		if (!parse_bool(v, &b)) {
+			snprintf(why, whylen,
+				 "must be true or false (yes/no, on/off, "
+				 "1/0)");
+			return false;
+		}
+		*(bool *)field = b;
+		return true;
+	case CT_ENUM:
+		for (int i = 0; ck->names[i] != NULL; i++) {
+			if (strcmp(v, ck->names[i]) == 0) {
+				*(int *)field = i;
+				return true;
+			}
+		}
+		size_t used = (size_t)snprintf(why, whylen, "must be one of:");
+		for (int i = 0; ck->names[i] != NULL && used < whylen; i++)
+			used +=
+			    (size_t)snprintf(why + used, whylen - used, "%s %s",
+					     i ? "," : "", ck->names[i]);
+		return false;
+	}
+	snprintf(why, whylen, "internal error: bad key type");
+	return false;
+}
+
+void
+config_defaults(struct config *c)
+{
+	char why[CONFIG_MSG_MAX];
+
+	memset(c, 0, sizeof(*c));
+	for (int k = 0; k < KEY__MAX; k++)
+		if (!key_set(c, (enum key)k, keys[k].def, why, sizeof(why)))
+			abort(); /* a default that fails its own check */
+}
+
+void
+config_free(struct config *c)
+{
+	if (c == NULL)
+		return;
+	for (int k = 0; k < KEY__MAX; k++) {
+		if (keys[k].type != CT_STRING)
+			continue;
+		char **s = (char **)((char *)c + keys[k].off);
+		free(*s);
+		*s = NULL;
+	}
+	free(c->path);
+	c->path = NULL;
+}
+
+const char *
+config_path(const char *arg)
+{
+	const char *env;
+
+	if (arg != NULL)
+		return arg;
+	env = getenv("PWRESET_CONFIG");
+	if (env != NULL && *env != '\0')
+		return env;
+	return CONFIG_DEFAULT_PATH;
+}
+
+static void parse_fail(struct parse *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+parse_fail(struct parse *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->err_line != 0)
+		return; /* keep the first error */
+	p->err_line = p->line;
+	va_start(ap, fmt);
+	vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
+	va_end(ap);
+}
+
+static bool
+section_known(const char *name)
+{
+	for (int i = 0; sections[i] != NULL; i++)
+		if (strcmp(name, sections[i]) == 0)
+			return true;
+	return false;
+}
+
+/* fgets-style reader for ini_parse_stream(); see the file comment. */
+static char *
+config_read_line(char *buf, int size, void *user)
+{
+	struct parse *p = user;
+	size_t n;
+	const char *s;
+
+	if (p->err_line != 0 || fgets(buf, size, p->f) == NULL)
+		return NULL; /* stop at our first error, or at EOF */
+	p->line++;
+	n = strlen(buf);
+	if (n > 0 && buf[n - 1] != '\n' && n == (size_t)size - 1) {
+		/* A full buffer: fine only when the newline or EOF is next. */
+		int next = getc(p->f);
+		if (next != '\n' && next != EOF) {
+			parse_fail(p, "line too long (at most %d bytes)",
+				   size - 1);
+			return NULL;
+		}
+	}
+	for (s = buf; *s == ' ' || *s == '\t'; s++)
+		;
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+		if (end != NULL) {
+			char name[CONFIG_LINE_BUF];
+			size_t len = (size_t)(end - s - 1);
+			if (len >= sizeof(name))
+				len = sizeof(name) - 1;
+			memcpy(name, s + 1, len);
+			name[len] = '\0';
+			if (!section_known(name)) {
+				parse_fail(p, "unknown section [%s]", name);
+				return NULL;
+			}
+		}
+		p->key_in_section = false;
+	} else if (s != buf && p->key_in_section && !is_blank(*s) &&
+		   *s != ';' && *s != '#') {
+		parse_fail(p, "indented line: continuation lines are not "
+			      "supported");
+		return NULL;
+	}
+	return buf;
+}
+
+static int
+config_on_key(void *user, const char *section, const char *name,
+	      const char *value)
+{
+	struct parse *p = user;
+	char why[CONFIG_MSG_MAX];
+
+	p->key_in_section = true;
+	if (p->err_line != 0)
+		return 1;
+	if (*section == '\0') {
+		parse_fail(p, "key '%s' outside a section", name);
+		return 1;
+	}
+	if (!section_known(section)) {
+		parse_fail(p, "unknown section [%s]", section);
+		return 1;
+	}
+	for (int k = 0; k < KEY__MAX; k++) {
+		if (strcmp(keys[k].section, section) != 0 ||
+		    strcmp(keys[k].name, name) != 0)
+			continue;
+		if (!key_set(p->c, (enum key)k, value, why, sizeof(why)))
+			parse_fail(p, "[%s] %s: %s", section, name, why);
+		else
+			p->key_line[k] = p->line;
+		return 1;
+	}
+	parse_fail(p, "unknown key '%s' in [%s]", name, section);
+	return 1;
+}
+
+/* Checks that involve more than one key. */
+static void
+config_check_all(struct parse *p)
+{
+	const struct config *c = p->c;
+
+	/* libargon2 needs 8 KiB per lane. */
+	if (c->argon2.m_cost < 8 * c->argon2.parallelism) {
+		int a = p->key_line[KEY_ARGON2_M_COST];
+		int b = p->key_line[KEY_ARGON2_PARALLELISM];
+		p->line = a > b ? a : b;
+		parse_fail(p,
+			   "[argon2] m_cost must be at least 8 x parallelism");
+	}
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	struct parse p;
+	int rc = -1;
+	int ret;
+
+	config_defaults(c);
+	memset(&p, 0, sizeof(p));
+	p.c = c;
+	c->path = strdup(path);
+	if (c->path == NULL)
+		abort();
+
+	p.f = fopen(path, "re");
+	if (p.f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	ret = ini_parse_stream(config_read_line, &p, config_on_key, &p);
+	if (ferror(p.f)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (ret == -2) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	if (ret > 0 && (p.err_line == 0 || ret < p.err_line)) {
+		snprintf(err, errlen,
+			 "%s:%d: syntax error: expected [section] or "
+			 "key = value",
+			 path, ret);
+		goto out;
+	}
+	if (p.err_line == 0)
+		config_check_all(&p);
+	if (p.err_line != 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, p.err_line, p.msg);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (p.f != NULL)
+		fclose(p.f);
+	if (rc != 0)
+		config_free(c);
+	return rc;
+}
+
+/* ---- checks of single string values ---------------------------------- */
+
+/* Characters safe in a URL path or host that we build links from. */
+static bool
+is_url_char(char ch)
+{
+	return is_ascii_alnum(ch) || strchr("-._~:/@!$&()*+,;=%[]", ch);
+}
+
+static bool
+check_hosturl(const char *v, char *why, size_t whylen)
+{
+	const char *rest;
+
+	if (strncmp(v, "https://", 8) == 0)
+		rest = v + 8;
+	else if (strncmp(v, "http://", 7) == 0)
+		rest = v + 7;
+	else {
+		snprintf(why, whylen, "must start with http:// or https://");
+		return false;
+	}
+	if (*rest == '\0' || *rest == '/') {
+		snprintf(why, whylen, "needs a host after the scheme");
+		return false;
+	}
+	for (const char *s = rest; *s != '\0'; s++) {
+		if (!is_url_char(*s)) {
+			snprintf(why, whylen,
+				 "character '%c' is not allowed (no query, "
+				 "fragment or space)",
+				 *s);
+			return false;
+		}
+	}
+	if (v[strlen(v) - 1] == '/') {
+		snprintf(why, whylen, "must not end with '/'");
+		return false;
+	}
+	return true;
+}
+
+static bool
+check_site_prefix(const char *v, char *why, size_t whylen)
+{
+	size_t len = strlen(v);
+
+	if (len == 0)
+		return true;
+	if (v[0] != '/' || v[len - 1] == '/') {
+		snprintf(why, whylen,
+			 "must be empty or start with '/' and not end with "
+			 "'/'");
+		return false;
+	}
+	for (const char *s = v; *s != '\0'; s++) {
+		if (!is_ascii_alnum(*s) && !strchr("-._~/", *s)) {
+			snprintf(why, whylen,
+				 "only letters, digits and -._~/ are allowed");
+			return false;
+		}
+		if (s[0] == '/' && s[1] == '/') {
+			snprintf(why, whylen, "must not contain '//'");
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+check_domain(const char *v, char *why, size_t whylen)
+{
+	if (*v == '\0') {
+		snprintf(why, whylen, "must not be empty");
+		return false;
+	}
+	for (const char *s = v; *s != '\0'; s++) {
+		if (!is_ascii_alnum(*s) && *s != '-' && *s != '.') {
+			snprintf(why, whylen,
+				 "only letters, digits, '-' and '.' are "
+				 "allowed");
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+check_host(const char *v, char *why, size_t whylen)
+{
+	if (*v == '\0') {
+		snprintf(why, whylen, "must not be empty");
+		return false;
+	}
+	for (const char *s = v; *s != '\0'; s++) {
+		if (is_blank(*s)) {
+			snprintf(why, whylen, "must not contain spaces");
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+check_nonempty(const char *v, char *why, size_t whylen)
+{
+	if (*v == '\0') {
+		snprintf(why, whylen, "must not be empty");
+		return false;
+	}
+	return true;
+}
+
+/* "" (fd 0), "unix:/absolute/path" or "[host]:port". */
+static bool
+check_listen(const char *v, char *why, size_t whylen)
+{
+	const char *colon;
+	long port;
+
+	if (*v == '\0')
+		return true;
+	if (strncmp(v, "unix:", 5) == 0) {
+		const char *path = v + 5;
+		if (path[0] != '/' ||
+		    strlen(path) >=
+			sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			snprintf(why, whylen,
+				 "unix: needs an absolute path shorter than "
+				 "%zu bytes",
+				 sizeof(((struct sockaddr_un *)0)->sun_path));
+			return false;
+		}
+		return true;
+	}
+	colon = strrchr(v, ':');
+	if (colon == NULL || !parse_long(colon + 1, 10, &port) || port < 1 ||
+	    port > 65535) {
+		snprintf(why, whylen,
+			 "must be empty, unix:/path or host:port (port 1 to "
+			 "65535)");
+		return false;
+	}
+	for (const char *s = v; s < colon; s++) {
+		if (is_blank(*s)) {
+			snprintf(why, whylen, "must not contain spaces");
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+check_user(const char *v, char *why, size_t whylen)
+{
+	if (*v == '-') {
+		snprintf(why, whylen, "must not start with '-'");
+		return false;
+	}
+	for (const char *s = v; *s != '\0'; s++) {
+		if (!is_ascii_alnum(*s) && !strchr("_.-", *s)) {
+			snprintf(why, whylen,
+				 "only letters, digits and _.- are allowed");
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+check_abs_path(const char *v, char *why, size_t whylen)
+{
+	if (v[0] != '/') {
+		snprintf(why, whylen, "must be an absolute path");
+		return false;
+	}
+	return true;
+}
+
+static bool
+check_opt_abs_path(const char *v, char *why, size_t whylen)
+{
+	return *v == '\0' || check_abs_path(v, why, whylen);
+}
+
+/* A template set is a directory under template_dir: a plain name. */
+static bool
+check_set_name(const char *v, char *why, size_t whylen)
+{
+	if (*v == '\0')
+		return true;
+	if (*v == '.') {
+		snprintf(why, whylen, "must not start with '.'");
+		return false;
+	}
+	for (const char *s = v; *s != '\0'; s++) {
+		if (!is_ascii_alnum(*s) && !strchr("_.-", *s)) {
+			snprintf(why, whylen,
+				 "only letters, digits and _.- are allowed");
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+check_link_template(const char *v, char *why, size_t whylen)
+{
+	if (strstr(v, "{token}") == NULL) {
+		snprintf(why, whylen, "must contain {token}");
+		return false;
+	}
+	for (const char *s = v; *s != '\0'; s++) {
+		if (is_blank(*s)) {
+			snprintf(why, whylen, "must not contain spaces");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* One entry of trusted_proxies: an IPv4/IPv6 address, optionally /prefix. */
+static bool
+check_proxy(const char *entry, size_t len)
+{
+	char buf[INET6_ADDRSTRLEN + 4];
+	unsigned char addr[16];
+	char *slash;
+	long prefix = -1;
+	int maxbits;
+
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, entry, len);
+	buf[len] = '\0';
+	slash = strchr(buf, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		if (slash[1] == '-' || !parse_long(slash + 1, 10, &prefix))
+			return false;
+	}
+	if (inet_pton(AF_INET, buf, addr) == 1)
+		maxbits = 32;
+	else if (inet_pton(AF_INET6, buf, addr) == 1)
+		maxbits = 128;
+	else
+		return false;
+	return prefix <= maxbits; /* -1: no prefix */
+}
+
+static bool
+check_proxies(const char *v, char *why, size_t whylen)
+{
+	const char *s = v;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '\0')
+		return true;
+	for (;;) {
+		const char *start, *end;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		start = s;
+		while (*s != '\0' && *s != ',')
+			s++;
+		end = s;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (!check_proxy(start, (size_t)(end - start))) {
+			snprintf(why, whylen,
+				 "'%.*s' is not an IPv4/IPv6 address or "
+				 "CIDR range",
+				 (int)(end - start > 64 ? 64 : end - start),
+				 start);
+			return false;
+		}
+		if (*s == '\0')
+			return true;
+		s++; /* the comma */
+	}
+}

@@ -86,6 +86,7 @@ struct config {
 		int per_identifier; /* step-1 requests per identifier, 5 */
 		int per_address;    /* requests per client address, 60 */
 		int window;         /* seconds, 3600 */
+		int token_failures; /* wrong tokens per address, 10 */
 	} ratelimit;
 
 	struct {

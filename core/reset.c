@@ -480,6 +480,7 @@ reset_handle(struct reset_env *env, const struct reset_request *req,
 	const char *secret = req->token != NULL ? req->token : req->key;
 	bool via_key = req->token == NULL && req->key != NULL;
 	bool failed = false;
+	uint8_t failkey[STORE_HASH_LEN] = {0};
 	struct timespec start;
 
 	memset(res, 0, sizeof *res);
@@ -498,11 +499,36 @@ reset_handle(struct reset_env *env, const struct reset_request *req,
 			goto out;
 		}
 	}
+	/* Wrong tokens have a budget of their own per client address, so
+	 * guessing is throttled without ever locking the member out. */
+	if (secret != NULL && req->client != NULL) {
+		ratelimit_key(env, "tokfail:", req->client, failkey);
+		if (ratelimit_over(&c, failkey, 0,
+				   env->cfg->ratelimit.token_failures - 1,
+				   &failed)) {
+			if (!failed) {
+				fail(&c, PWR_E_RATE_LIMITED);
+				res->retry_after = env->cfg->ratelimit.window;
+			}
+			goto out;
+		}
+	}
 	if (!resolve_caller(&c))
 		goto out;
 	if (req->route == RESET_ROUTE_GROUP && !resolve_group(&c))
 		goto out;
 	decide(&c, secret, via_key);
+	if ((res->err == PWR_E_TOKEN_INVALID || res->err == PWR_E_KEY_INVALID) &&
+	    req->client != NULL) {
+		int64_t n;
+
+		/* The answer stands even if counting fails. */
+		if (store_ratelimit_hit(env->store, failkey,
+					env->cfg->ratelimit.window, 1,
+					&n) != STORE_OK)
+			log_warn("token failure not counted: %s",
+				 store_errmsg(env->store));
+	}
 out:
 	if (secret == NULL && res->err != PWR_E_UNAVAILABLE &&
 	    res->err != PWR_E_INTERNAL)

@@ -26,6 +26,7 @@ static struct mail_templates *tmpl;
 static struct banned *banned;
 static char admin_token[TOKEN_LEN + 1];
 static int run_id;
+static char default_client[64]; /* unique per run: limits are per address */
 
 /* Usernames unique to this run so the database needs no cleaning. */
 static const char *
@@ -90,7 +91,7 @@ run(struct reset_request req)
 	struct reset_result res;
 
 	if (req.client == NULL)
-		req.client = "192.0.2.1";
+		req.client = default_client;
 	reset_handle(&env, &req, &res);
 	return res;
 }
@@ -456,6 +457,41 @@ test_address_limit(void **state)
 	assert_true(r.retry_after > 0);
 }
 
+static void
+test_token_failure_budget(void **state)
+{
+	char tok[TOKEN_LEN + 1], wrong[TOKEN_LEN + 1], addr[64];
+	int64_t id;
+	int i;
+
+	(void)state;
+	id = add_member("nell", true, false, false, NULL);
+	issue(id, tok);
+	snprintf(addr, sizeof addr, "203.0.113.%d", run_id % 250);
+	cfg.ratelimit.token_failures = 3;
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(token_new(wrong), 0);
+		assert_int_equal(
+		    run((struct reset_request){.username = uname("nell"),
+					       .token = wrong,
+					       .client = addr})
+			.err,
+		    PWR_E_TOKEN_INVALID);
+	}
+	/* the budget is spent: even the right token waits at this address */
+	assert_int_equal(run((struct reset_request){.username = uname("nell"),
+						    .token = tok,
+						    .client = addr})
+			     .err,
+			 PWR_E_RATE_LIMITED);
+	/* the member is not locked out: another address goes through */
+	assert_success(run((struct reset_request){.username = uname("nell"),
+						  .token = tok,
+						  .client = "192.0.2.99"}),
+		       RESET_PENDING);
+	cfg.ratelimit.token_failures = 10;
+}
+
 int
 main(void)
 {
@@ -472,12 +508,15 @@ main(void)
 	if (src == NULL)
 		src = ".";
 	run_id = (int)getpid();
+	snprintf(default_client, sizeof default_client, "10.%d.%d.%d",
+		 (run_id >> 16) & 255, (run_id >> 8) & 255, run_id & 255);
 	log_init("test-reset", LOG_TARGET_STDERR, LOG_LEVEL_WARN);
 	config_defaults(&cfg);
 	cfg.argon2.m_cost = 1024;
 	cfg.argon2.t_cost = 1;
 	cfg.ratelimit.per_identifier = 1000;
 	cfg.ratelimit.per_address = 100000;
+	cfg.ratelimit.token_failures = 10;
 
 	snprintf(dir, sizeof dir, "%s/mail-templates", src);
 	tmpl = mail_templates_load(dir, cfg.service.link_template, err,
@@ -530,6 +569,7 @@ main(void)
 	    cmocka_unit_test(test_group_route),
 	    cmocka_unit_test(test_identifier_limit),
 	    cmocka_unit_test(test_address_limit),
+	    cmocka_unit_test(test_token_failure_budget),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	store_close(st);

@@ -7,6 +7,7 @@
 #define PWR_TOKEN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define TOKEN_BYTES    24

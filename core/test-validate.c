@@ -1,0 +1,247 @@
+/*
+ * test-validate.c — member data rules and strict UTF-8.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "validate.h"
+
+static void
+test_utf8_valid(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+		bool ok;
+	} cases[] = {
+	    {"", 0, true},
+	    {"plain ascii", 11, true},
+	    {"caf\xc3\xa9", 5, true},	    /* U+00E9 */
+	    {"\xe2\x82\xac", 3, true},	    /* U+20AC */
+	    {"\xf0\x9f\x98\x80", 4, true},  /* U+1F600 */
+	    {"\xf4\x8f\xbf\xbf", 4, true},  /* U+10FFFF */
+	    {"\xed\x9f\xbf", 3, true},	    /* U+D7FF */
+	    {"\xee\x80\x80", 3, true},	    /* U+E000 */
+	    {"\xc2\x80", 2, true},	    /* U+0080, shortest 2 */
+	    {"\xe0\xa0\x80", 3, true},	    /* U+0800, shortest 3 */
+	    {"\xf0\x90\x80\x80", 4, true},  /* U+10000, shortest 4 */
+	    {"\xc0\xaf", 2, false},	    /* overlong '/' */
+	    {"\xc1\xbf", 2, false},	    /* overlong */
+	    {"\xe0\x80\xaf", 3, false},	    /* overlong '/' */
+	    {"\xe0\x9f\xbf", 3, false},	    /* overlong U+07FF */
+	    {"\xf0\x80\x80\xaf", 4, false}, /* overlong '/' */
+	    {"\xf0\x8f\xbf\xbf", 4, false}, /* overlong U+FFFF */
+	    {"\xed\xa0\x80", 3, false},	    /* U+D800 surrogate */
+	    {"\xed\xbf\xbf", 3, false},	    /* U+DFFF surrogate */
+	    {"\xf4\x90\x80\x80", 4, false}, /* U+110000 */
+	    {"\xf5\x80\x80\x80", 4, false}, /* lead byte F5 */
+	    {"\xff", 1, false},		    /* never in UTF-8 */
+	    {"\x80", 1, false},		    /* lone continuation */
+	    {"a\xc3", 2, false},	    /* truncated */
+	    {"\xe2\x82", 2, false},	    /* truncated */
+	    {"\xe2\x28\xa1", 3, false},	    /* bad continuation */
+	    {"\xc3\xa9", 1, false},	    /* len cuts a sequence */
+	    {"a\0b", 3, false},		    /* NUL inside len */
+	    {"ab\0", 2, true},		    /* NUL outside len */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (utf8_valid(cases[i].s, cases[i].len) != cases[i].ok)
+			fail_msg("case %zu: want %d", i, cases[i].ok);
+	assert_false(utf8_valid(NULL, 0));
+}
+
+static void
+test_utf8_count(void **state)
+{
+	(void)state;
+	assert_int_equal(utf8_count(""), 0);
+	assert_int_equal(utf8_count("abc"), 3);
+	assert_int_equal(utf8_count("caf\xc3\xa9"), 4);
+	assert_int_equal(utf8_count("\xe2\x82\xac\xf0\x9f\x98\x80"), 2);
+}
+
+static void
+test_username(void **state)
+{
+	char name[USERNAME_MAX + 2];
+
+	(void)state;
+	assert_true(validate_username("jsmith"));
+	assert_true(validate_username("J.Smith-2_x"));
+	assert_true(validate_username("a"));
+	assert_true(validate_username("1a"));
+	assert_true(validate_username("..."));
+	assert_true(validate_username("1016x"));
+	assert_false(validate_username(NULL));
+	assert_false(validate_username(""));
+	assert_false(validate_username("1016")); /* all digits */
+	assert_false(validate_username("0"));
+	assert_false(validate_username("j smith")); /* space */
+	assert_false(validate_username("j@smith"));
+	assert_false(validate_username("j+smith"));
+	assert_false(validate_username("j\tsmith"));
+	assert_false(validate_username("j\xc3\xa9r\xc3\xb4me")); /* non-ASCII */
+
+	memset(name, 'a', USERNAME_MAX);
+	name[USERNAME_MAX] = '\0';
+	assert_true(validate_username(name)); /* 100 */
+	name[USERNAME_MAX] = 'a';
+	name[USERNAME_MAX + 1] = '\0';
+	assert_false(validate_username(name)); /* 101 */
+}
+
+static void
+test_email(void **state)
+{
+	static const char *const good[] = {
+	    "a@b.co",
+	    "john.smith@example.org",
+	    "john+tag@example.org",
+	    "x_y-z!#$%&'*+/=?^`{|}~@mail.example.co.uk",
+	    "a@b-c.d",
+	    "a@1.2",
+	    "UPPER@EXAMPLE.ORG",
+	};
+	static const char *const bad[] = {
+	    "",
+	    "plain",
+	    "@example.org",
+	    "a@",
+	    "a@b", /* no dot in the domain */
+	    "a@@b.co",
+	    "a@b@c.co",
+	    "a b@c.co", /* space */
+	    "a@b .co",
+	    ".a@b.co",	 /* leading dot */
+	    "a.@b.co",	 /* trailing dot */
+	    "a..b@c.co", /* double dot */
+	    "a@.b.co",
+	    "a@b.co.",
+	    "a@b..co",
+	    "a@-b.co", /* label starting with '-' */
+	    "a@b-.co", /* label ending with '-' */
+	    "a@b_c.co",
+	    "a(b)@c.co",
+	    "a,b@c.co",
+	    "a:b@c.co",
+	    "a;b@c.co",
+	    "a<b>@c.co",
+	    "a[b]@c.co",
+	    "a\\b@c.co",
+	    "\"ab\"@c.co",
+	    "a\n@b.co",
+	    "a\x7f@b.co",
+	    "\xc3\xa9@b.co", /* non-ASCII */
+	    "a@\xc3\xa9.co",
+	};
+	char s[200];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!validate_email(good[i]))
+			fail_msg("refused %s", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (validate_email(bad[i]))
+			fail_msg("accepted %s", bad[i]);
+	assert_false(validate_email(NULL));
+
+	/* local part 64 is fine, 65 is not */
+	memset(s, 'a', 64);
+	strcpy(s + 64, "@b.co");
+	assert_true(validate_email(s));
+	memset(s, 'a', 65);
+	strcpy(s + 65, "@b.co");
+	assert_false(validate_email(s));
+
+	/* 99 characters in all is fine, 100 is not */
+	memset(s, 'a', 60);
+	s[60] = '@';
+	memset(s + 61, 'b', 35);
+	strcpy(s + 96, ".co");
+	assert_int_equal(strlen(s), 99);
+	assert_true(validate_email(s));
+	memset(s + 61, 'b', 36);
+	strcpy(s + 97, ".co");
+	assert_int_equal(strlen(s), 100);
+	assert_false(validate_email(s));
+
+	/* a domain label of 64 characters */
+	s[0] = 'a';
+	s[1] = '@';
+	memset(s + 2, 'b', 64);
+	strcpy(s + 66, ".co");
+	assert_false(validate_email(s));
+	memset(s + 2, 'b', 63);
+	strcpy(s + 65, ".co");
+	assert_true(validate_email(s));
+}
+
+static void
+test_name(void **state)
+{
+	char s[4 * 60];
+
+	(void)state;
+	assert_true(validate_name(""));
+	assert_true(validate_name("John"));
+	assert_true(validate_name("J\xc3\xa9r\xc3\xb4me O'Brien-Smith"));
+	assert_true(validate_name("\xe5\xbc\xa0\xe4\xbc\x9f")); /* CJK */
+	assert_false(validate_name(NULL));
+	assert_false(validate_name("a\nb"));
+	assert_false(validate_name("a\rb"));
+	assert_false(validate_name("a\tb"));
+	assert_false(validate_name("\x1b[31m"));
+	assert_false(validate_name("a\x7f"));
+	assert_false(validate_name("a\xc2\x85"));     /* U+0085 NEL */
+	assert_false(validate_name("a\xe2\x80\xa8")); /* U+2028 */
+	assert_false(validate_name("a\xc3"));	      /* bad UTF-8 */
+	assert_false(validate_name("\xed\xa0\x80"));  /* surrogate */
+
+	/* 50 code points fine, 51 not: counted in code points, not bytes */
+	s[0] = '\0';
+	for (int i = 0; i < NAME_MAX_CP; i++)
+		strcat(s, "\xc3\xa9"); /* 2 bytes each */
+	assert_true(validate_name(s));
+	strcat(s, "e");
+	assert_false(validate_name(s));
+	memset(s, 'x', 51);
+	s[51] = '\0';
+	assert_false(validate_name(s));
+	s[50] = '\0';
+	assert_true(validate_name(s));
+}
+
+static void
+test_status(void **state)
+{
+	(void)state;
+	assert_true(validate_status("activated"));
+	assert_true(validate_status("unactivated"));
+	assert_true(validate_status("disabled"));
+	assert_false(validate_status("Activated"));
+	assert_false(validate_status("locked"));
+	assert_false(validate_status(""));
+	assert_false(validate_status(NULL));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_utf8_valid),
+	    cmocka_unit_test(test_utf8_count),
+	    cmocka_unit_test(test_username),
+	    cmocka_unit_test(test_email),
+	    cmocka_unit_test(test_name),
+	    cmocka_unit_test(test_status),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
