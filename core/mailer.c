@@ -1,0 +1,347 @@
+/*
+ * mailer.c — delivering the outbox: claim a row, one SMTP attempt,
+ * record the outcome, back off on failure; and the mailer process's loop.
+ *
+ * Log lines name the row id and the recipient's domain only: never the
+ * local part, the message or the token it holds.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../mail-templates/mail.h"
+#include "../mail-templates/smtp.h"
+#include "log.h"
+#include "mailer.h"
+
+#define MAILER_PASSWORD_MAX    1024 /* bytes in [smtp] password_file */
+#define MAILER_RETRY_BASE_S    30   /* first retry after about 30 s ... */
+#define MAILER_RETRY_MAX_S     3600 /* ... doubling up to an hour */
+#define MAILER_JITTER_PERMILLE 200  /* +-20 % */
+#define MAILER_LEASE_EXTRA_S   5
+#define MAILER_WAIT_MS	       1000
+#define MAILER_PURGE_EVERY_S   600
+#define MAILER_REASON_MAX      512
+#define MAILER_ADDRESS_MAX     320
+
+static const enum smtp_starttls starttls_map[] = {
+    [STARTTLS_NO] = SMTP_STARTTLS_NO,
+    [STARTTLS_TRY] = SMTP_STARTTLS_TRY,
+    [STARTTLS_REQUIRED] = SMTP_STARTTLS_REQUIRED,
+};
+_Static_assert(sizeof(starttls_map) / sizeof(starttls_map[0]) ==
+		   STARTTLS_REQUIRED + 1,
+	       "starttls_map out of step with enum starttls_mode");
+
+/* Read the SMTP password: one line, the trailing line break removed. */
+static int
+mailer_read_password(const char *path, char **out)
+{
+	char buf[MAILER_PASSWORD_MAX + 2];
+	struct stat st;
+	size_t got = 0;
+	int fd, rc = -1;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		log_errno("[smtp] password_file %s", path);
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		log_error("[smtp] password_file %s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_mode & (S_IROTH | S_IWOTH))
+		log_warn("[smtp] password_file %s is readable or writable by "
+			 "everyone: chmod o-rw it",
+			 path);
+	for (;;) {
+		ssize_t r = read(fd, buf + got, sizeof(buf) - 1 - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			log_errno("[smtp] password_file %s", path);
+			goto out;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+		if (got > MAILER_PASSWORD_MAX) {
+			log_error(
+			    "[smtp] password_file %s: longer than %d bytes",
+			    path, MAILER_PASSWORD_MAX);
+			goto out;
+		}
+	}
+	while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == '\r'))
+		got--;
+	buf[got] = '\0';
+	if (got == 0 || strlen(buf) != got || strpbrk(buf, "\r\n") != NULL) {
+		log_error("[smtp] password_file %s: must hold one non-empty "
+			  "line",
+			  path);
+		goto out;
+	}
+	if ((*out = strdup(buf)) == NULL)
+		abort();
+	rc = 0;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return rc;
+}
+
+int
+mailer_init(struct mailer *m, const struct config *cfg, struct store *st)
+{
+	char addr[MAILER_ADDRESS_MAX];
+
+	memset(m, 0, sizeof(*m));
+	m->cfg = cfg;
+	m->store = st;
+	if (mail_address_of(cfg->mail.from, addr, sizeof(addr)) != 0) {
+		log_error("[mail] from \"%s\" holds no valid address",
+			  cfg->mail.from);
+		return -1;
+	}
+	if (cfg->smtp.password_file != NULL &&
+	    cfg->smtp.password_file[0] != '\0') {
+		if (mailer_read_password(cfg->smtp.password_file,
+					 &m->smtp_password) != 0)
+			return -1;
+	} else if (cfg->smtp.user != NULL && cfg->smtp.user[0] != '\0') {
+		log_warn("[smtp] user is set but password_file is not: "
+			 "authenticating with an empty password");
+	}
+	return 0;
+}
+
+void
+mailer_fini(struct mailer *m)
+{
+	if (m == NULL)
+		return;
+	if (m->smtp_password != NULL) {
+		explicit_bzero(m->smtp_password, strlen(m->smtp_password));
+		free(m->smtp_password);
+	}
+	m->smtp_password = NULL;
+	m->cfg = NULL;
+	m->store = NULL;
+}
+
+/* min(3600, 30 * 2^(attempts - 1)) seconds, then +-20 % so that mail
+ * queued together does not retry together. */
+static int
+mailer_backoff_s(int attempts)
+{
+	long base = MAILER_RETRY_BASE_S;
+	uint32_t r;
+	int i;
+
+	for (i = 1; i < attempts && base < MAILER_RETRY_MAX_S; i++)
+		base *= 2;
+	if (base > MAILER_RETRY_MAX_S)
+		base = MAILER_RETRY_MAX_S;
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return (int)base; /* no jitter beats no retry */
+	base = base *
+	       (1000 - MAILER_JITTER_PERMILLE +
+		(long)(r % (2 * MAILER_JITTER_PERMILLE + 1))) /
+	       1000;
+	return base < 1 ? 1 : (int)base;
+}
+
+/* The reason with the recipient's address replaced by "*@domain": SMTP
+ * replies often quote the address, and logs get only the domain. */
+static void
+mailer_redact(char *out, size_t outlen, const char *reason, const char *rcpt,
+	      const char *domain)
+{
+	size_t n = strlen(rcpt), o = 0;
+	const char *p = reason;
+
+	while (*p != '\0' && o + 1 < outlen) {
+		if (n > 0 && strncasecmp(p, rcpt, n) == 0) {
+			int w = snprintf(out + o, outlen - o, "*@%s", domain);
+
+			if (w < 0 || (size_t)w >= outlen - o)
+				break;
+			o += (size_t)w;
+			p += n;
+		} else {
+			out[o++] = *p++;
+		}
+	}
+	out[o] = '\0';
+}
+
+enum mailer_rc
+mailer_deliver(struct mailer *m, int64_t id)
+{
+	const struct config *cfg = m->cfg;
+	struct store_outbox_job job;
+	struct smtp_opts opts;
+	char from[MAILER_ADDRESS_MAX], reason[MAILER_REASON_MAX];
+	char shown[MAILER_REASON_MAX];
+	const char *domain;
+	enum mailer_rc rc;
+	enum store_rc src;
+	enum smtp_rc sr;
+	bool permanent;
+	int retry_s = 0;
+
+	src = store_mail_claim(
+	    m->store, id, 2 * cfg->smtp.timeout + MAILER_LEASE_EXTRA_S, &job);
+	if (src == STORE_NOT_FOUND)
+		return MAILER_IDLE;
+	if (src != STORE_OK) {
+		/* mailer_run() reports an unavailable database once. */
+		if (src == STORE_UNAVAILABLE)
+			log_debug("mail: cannot claim a row: %s",
+				  store_errmsg(m->store));
+		else
+			log_error("mail: cannot claim a row: %s",
+				  store_errmsg(m->store));
+		return MAILER_DB_ERROR;
+	}
+	domain = strrchr(job.recipient, '@');
+	domain = domain != NULL ? domain + 1 : "?";
+
+	opts = (struct smtp_opts){
+	    .host = cfg->smtp.host,
+	    .port = cfg->smtp.port,
+	    .starttls = (unsigned)cfg->smtp.starttls <= STARTTLS_REQUIRED
+			    ? starttls_map[cfg->smtp.starttls]
+			    : SMTP_STARTTLS_REQUIRED,
+	    .user = cfg->smtp.user,
+	    .password = m->smtp_password != NULL ? m->smtp_password : "",
+	    .timeout_s = cfg->smtp.timeout,
+	};
+	if (mail_address_of(cfg->mail.from, from, sizeof(from)) != 0) {
+		sr = SMTP_TEMPFAIL;
+		snprintf(reason, sizeof(reason),
+			 "[mail] from holds no address");
+	} else {
+		sr = smtp_deliver(&opts, from, job.recipient, job.message,
+				  reason, sizeof(reason));
+	}
+
+	if (sr == SMTP_SENT) {
+		rc = MAILER_SENT;
+		log_info("mail %" PRId64 " to *@%s: sent (attempt %d)", job.id,
+			 domain, job.attempts);
+		src = store_mail_sent(m->store, job.id);
+	} else {
+		permanent = sr == SMTP_PERMFAIL ||
+			    job.attempts >= cfg->mail.max_attempts;
+		if (!permanent)
+			retry_s = mailer_backoff_s(job.attempts);
+		rc = permanent ? MAILER_FAILED : MAILER_RETRY;
+		mailer_redact(shown, sizeof(shown), reason, job.recipient,
+			      domain);
+		if (permanent)
+			log_info("mail %" PRId64 " to *@%s: failed for good "
+				 "(attempt %d of %d): %s",
+				 job.id, domain, job.attempts,
+				 cfg->mail.max_attempts, shown);
+		else
+			log_info("mail %" PRId64 " to *@%s: attempt %d of %d "
+				 "failed, next in %d s: %s",
+				 job.id, domain, job.attempts,
+				 cfg->mail.max_attempts, retry_s, shown);
+		src = store_mail_failed(m->store, job.id, reason, permanent,
+					retry_s);
+	}
+	if (src != STORE_OK) {
+		/* The row stays leased and comes back after the lease: for a
+		 * sent mail that means one duplicate at worst, never a loss. */
+		log_error("mail %" PRId64 ": cannot record the outcome: %s",
+			  job.id, store_errmsg(m->store));
+		rc = MAILER_DB_ERROR;
+	}
+	store_outbox_job_clear(&job);
+	return rc;
+}
+
+static time_t
+mailer_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void
+mailer_purge(struct mailer *m)
+{
+	int64_t tokens, mails, limits;
+
+	if (store_purge(m->store, &tokens, &mails, &limits) != STORE_OK) {
+		log_warn("purge: %s", store_errmsg(m->store));
+		return;
+	}
+	if (tokens > 0 || mails > 0 || limits > 0)
+		log_info("purge: %" PRId64 " tokens, %" PRId64
+			 " mails, %" PRId64 " rate-limit rows",
+			 tokens, mails, limits);
+}
+
+/* Log only the changes between "database available" and not. */
+static void
+mailer_db_state(struct mailer *m, bool *db_ok, bool ok)
+{
+	if (*db_ok && !ok)
+		log_warn("mailer: database unavailable, will retry: %s",
+			 store_errmsg(m->store));
+	else if (!*db_ok && ok)
+		log_info("mailer: database available again");
+	*db_ok = ok;
+}
+
+int
+mailer_run(struct mailer *m, volatile sig_atomic_t *stop)
+{
+	time_t last_purge = 0;
+	bool db_ok = true, purged = false;
+
+	/* Even when this fails the store LISTENs on its next connection. */
+	mailer_db_state(m, &db_ok, store_mail_listen(m->store) == STORE_OK);
+	while (!*stop) {
+		enum mailer_rc rc = MAILER_IDLE;
+
+		/* Deliver what is due.  A failed attempt ends the batch: if
+		 * the relay is down, the next row would fail the same way,
+		 * so wait a little instead of hammering it. */
+		while (!*stop) {
+			rc = mailer_deliver(m, 0);
+			if (rc != MAILER_SENT && rc != MAILER_FAILED)
+				break;
+		}
+		mailer_db_state(m, &db_ok, rc != MAILER_DB_ERROR);
+		if (*stop)
+			break;
+		if (db_ok && (!purged || mailer_now() - last_purge >=
+					     MAILER_PURGE_EVERY_S)) {
+			mailer_purge(m);
+			last_purge = mailer_now();
+			purged = true;
+		}
+		/* Sleeps until a new row is written or a second passes
+		 * (also while the database is away: no busy loop). */
+		if (store_mail_wait(m->store, MAILER_WAIT_MS) ==
+		    STORE_UNAVAILABLE)
+			mailer_db_state(m, &db_ok, false);
+	}
+	return 0;
+}

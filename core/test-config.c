@@ -149,6 +149,7 @@ test_defaults(void **state)
 	assert_int_equal(c.ratelimit.per_identifier, 5);
 	assert_int_equal(c.ratelimit.per_address, 60);
 	assert_int_equal(c.ratelimit.window, 3600);
+	assert_int_equal(c.ratelimit.token_failures, 10);
 	assert_int_equal(c.log.target, LOG_TARGET_STDERR);
 	assert_int_equal(c.log.level, LOG_LEVEL_INFO);
 	config_free(&c);
@@ -599,6 +600,7 @@ static const char *const sample_keys[] = {
     "ratelimit.per_identifier",
     "ratelimit.per_address",
     "ratelimit.window",
+    "ratelimit.token_failures",
     "log.target",
     "log.level",
 };
@@ -693,6 +695,7 @@ test_sample_config(void **state)
 			 d.ratelimit.per_identifier);
 	assert_int_equal(c.ratelimit.per_address, d.ratelimit.per_address);
 	assert_int_equal(c.ratelimit.window, d.ratelimit.window);
+	assert_int_equal(c.ratelimit.token_failures, d.ratelimit.token_failures);
 	assert_int_equal(c.log.target, d.log.target);
 	assert_int_equal(c.log.level, d.log.level);
 	config_free(&c);

@@ -1,0 +1,109 @@
+/*
+ * main.c — pwreset(8): the FastCGI service.
+ *
+ *	pwreset [-n] [-c FILE]
+ *
+ * Loads the configuration and everything it names, finds or makes the
+ * listening socket, drops root, then hands over to the supervisor, in the
+ * foreground.  -n only checks the configuration (and the templates, the
+ * banned list and the trusted proxies it names) and exits.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "listen.h"
+#include "priv.h"
+#include "supervisor.h"
+#include "worker.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: pwreset [-n] [-c FILE]\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct worker_conf wc = {0};
+	struct listener lsn = {.fd = -1};
+	const char *carg = NULL, *path;
+	const struct config *cfg = &wc.cfg;
+	bool check = false;
+	char err[1024];
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	int ch, rc = 1;
+
+	while ((ch = getopt(argc, argv, "nc:")) != -1) {
+		switch (ch) {
+		case 'n':
+			check = true;
+			break;
+		case 'c':
+			carg = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	path = config_path(carg);
+
+	if (worker_conf_load(&wc, path, err, sizeof(err)) != 0) {
+		if (check)
+			fprintf(stderr, "%s\n", err);
+		else
+			log_error("%s", err);
+		return 1;
+	}
+	if (check) {
+		printf("%s: ok\n", path);
+		worker_conf_free(&wc);
+		return 0;
+	}
+	log_init("pwreset", cfg->log.target, cfg->log.level);
+
+	if (geteuid() == 0 && cfg->service.user[0] != '\0') {
+		if (priv_lookup(cfg->service.user, &uid, &gid, err,
+				sizeof(err)) != 0) {
+			log_error("%s", err);
+			goto out;
+		}
+	} else if (geteuid() == 0) {
+		log_warn("running as root: set [service] user to run as an "
+			 "unprivileged user");
+	} else if (cfg->service.user[0] != '\0') {
+		log_warn("not started as root: [service] user %s ignored",
+			 cfg->service.user);
+	}
+
+	if (listen_open(&lsn, cfg->service.listen, cfg->service.listen_mode,
+			uid, gid, err, sizeof(err)) != 0) {
+		log_error("listen: %s", err);
+		goto out;
+	}
+	if (uid != (uid_t)-1) {
+		if (priv_drop(uid, gid, err, sizeof(err)) != 0) {
+			log_error("dropping privileges: %s", err);
+			goto out;
+		}
+		log_info("running as %s", cfg->service.user);
+	}
+	if (priv_no_new_privs(err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	log_info("listening on %s", lsn.desc);
+	rc = supervisor_run(&wc, lsn.fd);
+out:
+	listen_close(&lsn);
+	worker_conf_free(&wc);
+	return rc;
+}

@@ -1,0 +1,380 @@
+/*
+ * worker.c — the responder and mailer processes (see worker.h).
+ *
+ * A responder loops: wait for work → FCGX_Accept_r → route → parse →
+ * reset_handle → answer → FCGX_Finish_r → free the request.
+ *
+ * Stopping without a race: SIGTERM and SIGINT stay blocked except inside
+ * ppoll(), which unblocks them atomically while waiting for the listening
+ * socket (or for the next request on a kept-open connection).  A signal
+ * that arrives mid-request is therefore only seen once the answer is out,
+ * and one that arrives between two requests always wakes the wait.  The
+ * listening socket is non-blocking: when several workers wake for one
+ * connection, the losers get EAGAIN from libfcgi's accept() and wait again
+ * instead of blocking inside FCGX_Accept_r where no signal could reach
+ * them (libfcgi retries accept() on EINTR).
+ */
+#include <errno.h>
+#include <fcgiapp.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "core/log.h"
+#include "core/mailer.h"
+#include "core/reset.h"
+#include "request.h"
+#include "response.h"
+#include "route.h"
+#include "sql/store.h"
+#include "worker.h"
+
+/* Body bytes read and thrown away after an answer so that a kept-open
+ * connection stays in step; beyond this the connection is closed. */
+#define DRAIN_MAX      (1024 * 1024)
+#define METHOD_LOG_MAX 16 /* bytes of REQUEST_METHOD in a log line */
+
+static volatile sig_atomic_t worker_stop;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	worker_stop = 1;
+}
+
+/* ---- configuration -------------------------------------------------- */
+
+void
+worker_conf_free(struct worker_conf *wc)
+{
+	mail_templates_free(wc->templates);
+	banned_free(wc->banned);
+	proxy_list_free(&wc->proxies);
+	config_free(&wc->cfg);
+	wc->templates = NULL;
+	wc->banned = NULL;
+}
+
+int
+worker_conf_load(struct worker_conf *wc, const char *path, char *err,
+		 size_t errlen)
+{
+	const struct config *c = &wc->cfg;
+	char why[512];
+
+	memset(wc, 0, sizeof(*wc));
+	if (config_load(&wc->cfg, path, err, errlen) != 0)
+		return -1;
+	wc->templates = mail_templates_load(
+	    c->service.template_dir, c->service.link_template, err, errlen);
+	if (wc->templates == NULL)
+		goto fail;
+	if (c->service.global_template[0] != '\0' &&
+	    !mail_templates_has_set(wc->templates,
+				    c->service.global_template)) {
+		snprintf(err, errlen, "%s: global_template: no set '%s' in %s",
+			 path, c->service.global_template,
+			 c->service.template_dir);
+		goto fail;
+	}
+	if (c->password.banned_file[0] != '\0') {
+		wc->banned = banned_load(c->password.banned_file, err, errlen);
+		if (wc->banned == NULL)
+			goto fail;
+	}
+	/* Read by mailer_init() in every child: a typo would only show as
+	 * children dying at start-up. */
+	if (c->smtp.password_file[0] != '\0' &&
+	    access(c->smtp.password_file, R_OK) != 0) {
+		snprintf(err, errlen, "%s: [smtp] password_file %s: %s", path,
+			 c->smtp.password_file, strerror(errno));
+		goto fail;
+	}
+	if (proxy_list_parse(&wc->proxies, c->service.trusted_proxies, why,
+			     sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		goto fail;
+	}
+	return 0;
+fail:
+	worker_conf_free(wc);
+	return -1;
+}
+
+/* ---- signals -------------------------------------------------------- */
+
+/*
+ * A child starts with the supervisor's handlers and its blocked mask.
+ * Put the child's own in place; *waitmask receives the mask to wait with
+ * (SIGTERM and SIGINT unblocked).  block_stop keeps them blocked outside
+ * the wait (responders); the mailer cannot wait through us, so it leaves
+ * them unblocked and relies on mailer_run() polling its flag.
+ */
+static void
+child_signals(bool block_stop, sigset_t *waitmask)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	/* A hang-up of the terminal or the process group is the
+	 * supervisor's business (reload), not ours. */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	/* A web server that hung up must not kill us mid-write. */
+	sigaction(SIGPIPE, &sa, NULL);
+	/* SA_RESTART: a read or write in progress is not cut short. */
+	sa.sa_handler = on_stop;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_SETMASK, NULL, waitmask);
+	sigdelset(waitmask, SIGTERM);
+	sigdelset(waitmask, SIGINT);
+	sigdelset(waitmask, SIGCHLD);
+	sigdelset(waitmask, SIGALRM);
+	sigdelset(waitmask, SIGHUP);
+	if (block_stop) {
+		sigset_t mask = *waitmask;
+		sigaddset(&mask, SIGTERM);
+		sigaddset(&mask, SIGINT);
+		sigprocmask(SIG_SETMASK, &mask, NULL);
+	} else {
+		sigprocmask(SIG_SETMASK, waitmask, NULL);
+	}
+}
+
+/* ---- one request ---------------------------------------------------- */
+
+struct worker {
+	const struct worker_conf *wc;
+	struct reset_env env;
+};
+
+static ssize_t
+fcgx_read(void *arg, char *buf, size_t len)
+{
+	int n = FCGX_GetStr(buf, len > INT_MAX ? INT_MAX : (int)len, arg);
+
+	return n < 0 ? -1 : n;
+}
+
+/*
+ * Throw away what is left of the body.  On a connection the web server
+ * keeps open (FCGI_KEEP_CONN), unread FCGI_STDIN records would otherwise
+ * be taken for the next request's; beyond DRAIN_MAX, give up on the
+ * connection instead (libfcgi then shuts it down and drains it itself).
+ */
+static void
+worker_drain(FCGX_Request *req)
+{
+	char scratch[4096];
+	size_t total = 0;
+
+	while (total < DRAIN_MAX) {
+		int n = FCGX_GetStr(scratch, sizeof(scratch), req->in);
+		if (n <= 0)
+			return;
+		total += (size_t)n;
+	}
+	/* keepConnection is below libfcgi's "don't use" line, but it is
+	 * the only way to ask FCGX_Finish_r to close. */
+	req->keepConnection = 0;
+}
+
+static long
+elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (long)(t1.tv_sec - t0->tv_sec) * 1000 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void
+worker_serve(struct worker *w, FCGX_Request *req)
+{
+	const struct config *cfg = &w->wc->cfg;
+	struct timespec t0;
+	struct cgi cgi;
+	struct request rq;
+	struct route_match m;
+	struct reset_request rr;
+	struct reset_result res = {0};
+	struct buf out = {0};
+	const char *uri, *cl;
+	bool unread;
+	char method[METHOD_LOG_MAX + 1]; /* the params die with the request */
+	enum pwr_err e;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < CGI__MAX; i++)
+		cgi.v[i] = FCGX_GetParam(cgi_param_name(i), req->envp);
+	uri = cgi.v[CGI_REQUEST_URI];
+	snprintf(method, sizeof(method), "%s",
+		 cgi.v[CGI_REQUEST_METHOD] ? cgi.v[CGI_REQUEST_METHOD] : "-");
+
+	request_init(&rq, &cgi, &w->wc->proxies);
+	e = route_parse(cfg->service.site_prefix, cgi.v[CGI_REQUEST_METHOD],
+			uri, cgi.v[CGI_HTTP_ACCEPT], &m);
+	if (e == PWR_OK)
+		e = request_parse(&rq, &cgi, cfg->service.max_body, fcgx_read,
+				  req->in);
+	if (e == PWR_OK) {
+		request_to_reset(&rq, &m, &rr);
+		reset_handle(&w->env, &rr, &res);
+	} else {
+		res.err = e;
+	}
+
+	/* The answer fits libfcgi's 8 KiB buffer and normally leaves with
+	 * FCGI_END_REQUEST in one write from FCGX_Finish_r: flushed early,
+	 * a web server may see the client leave before the end record and
+	 * drop its kept-open connection.  A body left unread is the
+	 * exception: answer first, then drain. */
+	cl = cgi.v[CGI_CONTENT_LENGTH];
+	unread = !rq.body_read && cl != NULL && strspn(cl, "0") != strlen(cl);
+	response_render(&out, m.format, &res, uri, route_path_len(uri));
+	if (FCGX_PutStr(out.p, (int)out.len, req->out) != (int)out.len ||
+	    (unread && FCGX_FFlush(req->out) != 0))
+		log_warn("%s: the web server went away before the answer",
+			 route_name(m.route));
+	worker_drain(req);
+	FCGX_Finish_r(req);
+
+	log_info("%s %s %d %s %ldms %s", method, route_name(m.route),
+		 response_http_status(res.err),
+		 res.err == PWR_OK ? response_status_name(res.status)
+				   : pwr_err_id(res.err),
+		 elapsed_ms(&t0), rq.client);
+
+	/* Everything of this request dies here, in one place. */
+	request_free(&rq);
+	buf_free(&out);
+}
+
+/* ---- the loops ------------------------------------------------------ */
+
+/*
+ * Wait until fd is readable or a stop is asked for.  1: ready, 0: stop,
+ * -1: error (logged).
+ */
+static int
+worker_wait(int fd, const sigset_t *waitmask)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	for (;;) {
+		if (worker_stop)
+			return 0;
+		if (ppoll(&p, 1, NULL, waitmask) >= 0)
+			return worker_stop ? 0 : 1;
+		if (errno != EINTR) {
+			log_errno("worker: ppoll");
+			return -1;
+		}
+	}
+}
+
+int
+worker_run(const struct worker_conf *wc, int listen_fd)
+{
+	const struct config *cfg = &wc->cfg;
+	struct worker w = {.wc = wc};
+	struct store *st = NULL;
+	struct mailer mailer = {0};
+	bool mailer_ok = false, req_ok = false;
+	FCGX_Request req;
+	sigset_t waitmask;
+	int served = 0, rc = 1;
+
+	child_signals(true, &waitmask);
+	st = store_open(cfg->database.conninfo, cfg->database.timeout);
+	if (mailer_init(&mailer, cfg, st) != 0)
+		goto out;
+	mailer_ok = true;
+	w.env = (struct reset_env){
+	    .cfg = cfg,
+	    .store = st,
+	    .templates = wc->templates,
+	    .banned = wc->banned,
+	    .mailer = &mailer,
+	    .hmac_key = NULL,
+	};
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, listen_fd, 0) != 0) {
+		log_error("worker: cannot initialise libfcgi");
+		goto out;
+	}
+	req_ok = true;
+	/* Connect now: a broken database shows in the log at start-up, not
+	 * at the first request (which would answer 0503 either way). */
+	if (store_connect(st) != STORE_OK)
+		log_warn("worker: database: %s", store_errmsg(st));
+
+	while (served < cfg->service.max_requests) {
+		/* A kept-open connection (FCGI_KEEP_CONN) brings the next
+		 * request on itself, not on the listening socket. */
+		int fd = req.ipcFd >= 0 ? req.ipcFd : listen_fd;
+		int r = worker_wait(fd, &waitmask), a;
+
+		if (r < 0)
+			goto out;
+		if (r == 0)
+			break;
+		a = FCGX_Accept_r(&req);
+		if (a == -EAGAIN || a == -EWOULDBLOCK || a == -EINTR)
+			continue; /* another worker took it */
+		if (a < 0) {
+			log_error("worker: accept: %s",
+				  a > -9000 ? strerror(-a) : "libfcgi error");
+			goto out;
+		}
+		worker_serve(&w, &req);
+		served++;
+	}
+	rc = 0;
+out:
+	if (req_ok && req.ipcFd >= 0)
+		FCGX_Free(&req, 1); /* closes a kept-open connection */
+	if (mailer_ok)
+		mailer_fini(&mailer);
+	store_close(st);
+	log_debug("worker: exiting after %d requests", served);
+	return rc;
+}
+
+int
+worker_mailer_run(const struct worker_conf *wc)
+{
+	const struct config *cfg = &wc->cfg;
+	struct store *st = NULL;
+	struct mailer m = {0};
+	sigset_t waitmask;
+	int rc = 1;
+
+	child_signals(false, &waitmask);
+	st = store_open(cfg->database.conninfo, cfg->database.timeout);
+	if (mailer_init(&m, cfg, st) != 0)
+		goto out;
+	rc = mailer_run(&m, &worker_stop) == 0 ? 0 : 1;
+	mailer_fini(&m);
+out:
+	store_close(st);
+	return rc;
+}

@@ -1,0 +1,661 @@
+/*
+ * mail.c — template sets: loading, placeholder parsing, rendering.
+ *
+ * Every template is parsed once, at load, into a list of segments (a
+ * literal run or a placeholder); rendering walks that list and never
+ * looks at braces again, so a value can never be read as a placeholder.
+ * The file text is kept and literal segments point into it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mail.h"
+#include "mime.h"
+#include "strbuf.h"
+
+#define MAIL_SETS_MAX	  64	      /* sets under template_dir */
+#define MAIL_SET_NAME_MAX 64	      /* fits store_group.template_set */
+#define MAIL_FILE_MAX	  (64 * 1024) /* bytes per template file */
+#define MAIL_DEFAULT_SET  "default"
+#define MAIL_DEFAULT_LINK                                                      \
+	"{hosturl}/email/changepassword?member={member.id}&token={token}"
+
+enum mail_part { PART_SUBJECT, PART_TEXT, PART_HTML, PART__MAX };
+
+static const char *const part_ext[PART__MAX] = {
+    [PART_SUBJECT] = "subject",
+    [PART_TEXT] = "txt",
+    [PART_HTML] = "html",
+};
+
+static const char *const kind_names[MAIL__MAX] = {
+    [MAIL_RESET_CONFIRM] = "reset-password-confirm",
+    [MAIL_CHANGE_PASSWORD] = "change-password",
+};
+_Static_assert(sizeof(kind_names) / sizeof(kind_names[0]) == MAIL__MAX,
+	       "kind_names out of step with enum mail_kind");
+
+static const char *const var_names[MAIL_VAR__MAX] = {
+    [MAIL_VAR_HOSTURL] = "hosturl",
+    [MAIL_VAR_EMAILDOMAIN] = "emaildomain",
+    [MAIL_VAR_REASON] = "reason",
+    [MAIL_VAR_TOKEN] = "token",
+    [MAIL_VAR_LINK] = "link",
+    [MAIL_VAR_VALIDITY] = "validity",
+    [MAIL_VAR_MEMBER_ID] = "member.id",
+    [MAIL_VAR_MEMBER_USERNAME] = "member.username",
+    [MAIL_VAR_MEMBER_FIRSTNAME] = "member.firstname",
+    [MAIL_VAR_MEMBER_LASTNAME] = "member.lastname",
+    [MAIL_VAR_MEMBER_FULLNAME] = "member.fullname",
+    [MAIL_VAR_MEMBER_EMAIL] = "member.email",
+    [MAIL_VAR_MEMBER_STATUS] = "member.status",
+    [MAIL_VAR_GROUP_NAME] = "group.name",
+    [MAIL_VAR_GROUP_DESCRIPTION] = "group.description",
+};
+_Static_assert(sizeof(var_names) / sizeof(var_names[0]) == MAIL_VAR__MAX,
+	       "var_names out of step with enum mail_var");
+
+/* One piece of a template: literal text (var < 0) or a placeholder. */
+struct seg {
+	const char *lit;
+	size_t len;
+	int var;
+};
+
+struct tmpl {
+	char *src; /* the file text; literal segments point into it */
+	struct seg *segs;
+	size_t nsegs;
+};
+
+struct tset {
+	char name[MAIL_SET_NAME_MAX + 1];
+	struct tmpl *parts[MAIL__MAX][PART__MAX]; /* NULL: not in this set */
+};
+
+struct mail_templates {
+	struct tset *sets;
+	size_t nsets;
+	struct tmpl *link;
+};
+
+const char *
+mail_kind_name(enum mail_kind k)
+{
+	return (unsigned)k < MAIL__MAX ? kind_names[k] : "unknown";
+}
+
+const char *
+mail_var_name(enum mail_var v)
+{
+	return (unsigned)v < MAIL_VAR__MAX ? var_names[v] : "unknown";
+}
+
+static void
+tmpl_free(struct tmpl *t)
+{
+	if (t == NULL)
+		return;
+	free(t->src);
+	free(t->segs);
+	free(t);
+}
+
+static void
+tmpl_push(struct tmpl *t, size_t *cap, const char *lit, size_t len, int var)
+{
+	if (var < 0 && len == 0)
+		return;
+	if (t->nsegs == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		t->segs = reallocarray(t->segs, *cap, sizeof(*t->segs));
+		if (t->segs == NULL)
+			abort();
+	}
+	t->segs[t->nsegs++] = (struct seg){lit, len, var};
+}
+
+static int
+var_lookup(const char *name, size_t n)
+{
+	int v;
+
+	for (v = 0; v < MAIL_VAR__MAX; v++)
+		if (strlen(var_names[v]) == n && !memcmp(var_names[v], name, n))
+			return v;
+	return -1;
+}
+
+/*
+ * Split src (taken over, freed on error) into segments.  "{" + [a-z.]+ +
+ * "}" is a placeholder and must name a known value; any other brace is
+ * literal text.  no_link: {link} is refused (the link template itself).
+ */
+static struct tmpl *
+tmpl_parse(const char *label, char *src, bool no_link, char *err, size_t errlen)
+{
+	struct tmpl *t;
+	size_t i = 0, start = 0, cap = 0;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		abort();
+	t->src = src;
+	while (src[i] != '\0') {
+		size_t j = i + 1;
+		int v;
+
+		if (src[i] != '{') {
+			i++;
+			continue;
+		}
+		while ((src[j] >= 'a' && src[j] <= 'z') || src[j] == '.')
+			j++;
+		if (j == i + 1 || src[j] != '}') {
+			i++;
+			continue;
+		}
+		v = var_lookup(src + i + 1, j - i - 1);
+		if (v < 0 || (no_link && v == MAIL_VAR_LINK)) {
+			snprintf(err, errlen, "%s: %s placeholder {%.*s}",
+				 label, v < 0 ? "unknown" : "self-referring",
+				 (int)(j - i - 1), src + i + 1);
+			tmpl_free(t);
+			return NULL;
+		}
+		tmpl_push(t, &cap, src + start, i - start, -1);
+		tmpl_push(t, &cap, NULL, 0, v);
+		i = start = j + 1;
+	}
+	tmpl_push(t, &cap, src + start, i - start, -1);
+	return t;
+}
+
+/*
+ * Read name under dirfd.  1 with *out (NUL-terminated, malloc'd) when
+ * read, 0 when the file does not exist, -1 on error.
+ */
+static int
+read_file(int dirfd, const char *name, const char *label, char **out, char *err,
+	  size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	int fd, rc = -1;
+
+	*out = NULL;
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", label, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", label);
+		goto out;
+	}
+	if (st.st_size > MAIL_FILE_MAX) {
+		snprintf(err, errlen, "%s: larger than %d bytes", label,
+			 MAIL_FILE_MAX);
+		goto out;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
+		abort();
+	/* Read one byte more than fstat said, to notice a growing file. */
+	for (;;) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size + 1 - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errlen, "%s: %s", label, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+		if (got > (size_t)st.st_size) {
+			snprintf(err, errlen, "%s: changed while read", label);
+			goto out;
+		}
+	}
+	if (!mime_utf8_valid(buf, got)) {
+		snprintf(err, errlen, "%s: not valid UTF-8 (or holds NUL)",
+			 label);
+		goto out;
+	}
+	buf[got] = '\0';
+	/* A byte-order mark from an editor is not part of the text. */
+	if (got >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3))
+		memmove(buf, buf + 3, got - 2);
+	*out = buf;
+	buf = NULL;
+	rc = 1;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/* The subject is the first line of its file, trimmed. */
+static int
+subject_line(char *s, const char *label, char *err, size_t errlen)
+{
+	char *b = s, *e;
+
+	e = b + strcspn(b, "\r\n");
+	while (b < e && (*b == ' ' || *b == '\t'))
+		b++;
+	while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	if (b == e) {
+		snprintf(err, errlen, "%s: empty subject", label);
+		return -1;
+	}
+	memmove(s, b, (size_t)(e - b));
+	s[e - b] = '\0';
+	return 0;
+}
+
+/* Load the templates of one set folder; 0 with set->parts filled (maybe
+ * all NULL), or -1. */
+static int
+set_load(int dirfd, const char *dir, struct tset *set, char *err, size_t errlen)
+{
+	char file[128], label[4096];
+	int k, p, sfd, rc = 0;
+
+	sfd = openat(dirfd, set->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0) {
+		snprintf(err, errlen, "%s/%s: %s", dir, set->name,
+			 strerror(errno));
+		return -1;
+	}
+	for (k = 0; k < MAIL__MAX && rc == 0; k++) {
+		for (p = 0; p < PART__MAX && rc == 0; p++) {
+			char *src;
+			int r;
+
+			snprintf(file, sizeof(file), "%s.%s", kind_names[k],
+				 part_ext[p]);
+			snprintf(label, sizeof(label), "%s/%s/%s", dir,
+				 set->name, file);
+			r = read_file(sfd, file, label, &src, err, errlen);
+			if (r <= 0) {
+				rc = r;
+				continue;
+			}
+			if (p == PART_SUBJECT &&
+			    subject_line(src, label, err, errlen) != 0) {
+				free(src);
+				rc = -1;
+				continue;
+			}
+			set->parts[k][p] =
+			    tmpl_parse(label, src, false, err, errlen);
+			if (set->parts[k][p] == NULL)
+				rc = -1;
+		}
+	}
+	close(sfd);
+	return rc;
+}
+
+static bool
+set_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 0 && n <= MAIL_SET_NAME_MAX &&
+	       strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+			    "wxyz0123456789_-") == n;
+}
+
+static bool
+set_empty(const struct tset *set)
+{
+	int k, p;
+
+	for (k = 0; k < MAIL__MAX; k++)
+		for (p = 0; p < PART__MAX; p++)
+			if (set->parts[k][p] != NULL)
+				return false;
+	return true;
+}
+
+static void
+set_clear(struct tset *set)
+{
+	int k, p;
+
+	for (k = 0; k < MAIL__MAX; k++)
+		for (p = 0; p < PART__MAX; p++) {
+			tmpl_free(set->parts[k][p]);
+			set->parts[k][p] = NULL;
+		}
+}
+
+static const struct tset *
+set_find(const struct mail_templates *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->nsets; i++)
+		if (strcmp(t->sets[i].name, name) == 0)
+			return &t->sets[i];
+	return NULL;
+}
+
+void
+mail_templates_free(struct mail_templates *t)
+{
+	size_t i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->nsets; i++)
+		set_clear(&t->sets[i]);
+	free(t->sets);
+	tmpl_free(t->link);
+	free(t);
+}
+
+struct mail_templates *
+mail_templates_load(const char *dir, const char *link_template, char *err,
+		    size_t errlen)
+{
+	struct mail_templates *t;
+	const struct tset *def;
+	struct dirent *de;
+	DIR *d = NULL;
+	char *src;
+	int k, p;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL ||
+	    (t->sets = calloc(MAIL_SETS_MAX, sizeof(*t->sets))) == NULL)
+		abort();
+
+	if (link_template == NULL || *link_template == '\0')
+		link_template = MAIL_DEFAULT_LINK;
+	if (strlen(link_template) > MAIL_FILE_MAX ||
+	    !mime_utf8_valid(link_template, strlen(link_template))) {
+		snprintf(err, errlen, "link_template: too long or not UTF-8");
+		goto fail;
+	}
+	if ((src = strdup(link_template)) == NULL)
+		abort();
+	if ((t->link = tmpl_parse("link_template", src, true, err, errlen)) ==
+	    NULL)
+		goto fail;
+
+	if ((d = opendir(dir)) == NULL) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		struct tset *set = &t->sets[t->nsets];
+		struct stat st;
+
+		/* Anything else in the folder (sources, README) is not a
+		 * set; neither is a folder without templates (testdata). */
+		if (!set_name_valid(de->d_name) ||
+		    fstatat(dirfd(d), de->d_name, &st, 0) != 0 ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		if (t->nsets == MAIL_SETS_MAX) {
+			snprintf(err, errlen, "%s: more than %d template sets",
+				 dir, MAIL_SETS_MAX);
+			goto fail;
+		}
+		memcpy(set->name, de->d_name, strlen(de->d_name) + 1);
+		if (set_load(dirfd(d), dir, set, err, errlen) != 0) {
+			t->nsets++; /* so that mail_templates_free sees it */
+			goto fail;
+		}
+		if (!set_empty(set))
+			t->nsets++;
+	}
+	if (errno != 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	closedir(d);
+	d = NULL;
+
+	if ((def = set_find(t, MAIL_DEFAULT_SET)) == NULL) {
+		snprintf(err, errlen, "%s/%s: no default template set", dir,
+			 MAIL_DEFAULT_SET);
+		goto fail;
+	}
+	for (k = 0; k < MAIL__MAX; k++)
+		for (p = 0; p < PART__MAX; p++)
+			if (def->parts[k][p] == NULL) {
+				snprintf(err, errlen,
+					 "%s/%s/%s.%s: missing (the default "
+					 "set must hold every template)",
+					 dir, MAIL_DEFAULT_SET, kind_names[k],
+					 part_ext[p]);
+				goto fail;
+			}
+	return t;
+fail:
+	if (d != NULL)
+		closedir(d);
+	mail_templates_free(t);
+	return NULL;
+}
+
+bool
+mail_templates_has_set(const struct mail_templates *t, const char *set)
+{
+	return t != NULL && set != NULL && set_find(t, set) != NULL;
+}
+
+/* ---- rendering ------------------------------------------------------ */
+
+static void
+add_html_escaped(struct strbuf *sb, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '&':
+			strbuf_adds(sb, "&amp;");
+			break;
+		case '<':
+			strbuf_adds(sb, "&lt;");
+			break;
+		case '>':
+			strbuf_adds(sb, "&gt;");
+			break;
+		case '"':
+			strbuf_adds(sb, "&quot;");
+			break;
+		case '\'':
+			strbuf_adds(sb, "&#39;");
+			break;
+		default:
+			strbuf_addc(sb, *s);
+		}
+	}
+}
+
+/* RFC 3986: everything but the unreserved characters is escaped. */
+static void
+add_url_encoded(struct strbuf *sb, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~') {
+			strbuf_addc(sb, (char)c);
+		} else {
+			strbuf_addc(sb, '%');
+			strbuf_addc(sb, hex[c >> 4]);
+			strbuf_addc(sb, hex[c & 15]);
+		}
+	}
+}
+
+enum render_mode { RENDER_TEXT, RENDER_HTML, RENDER_SUBJECT, RENDER_URL };
+
+static int
+render(const struct tmpl *t, enum render_mode mode,
+       const char *const vals[MAIL_VAR__MAX], struct strbuf *out, char *err,
+       size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < t->nsegs; i++) {
+		const struct seg *s = &t->segs[i];
+		const char *v;
+
+		if (s->var < 0) {
+			strbuf_add(out, s->lit, s->len);
+			continue;
+		}
+		v = vals[s->var];
+		switch (mode) {
+		case RENDER_HTML:
+			add_html_escaped(out, v);
+			break;
+		case RENDER_SUBJECT:
+			/* Header injection stops here. */
+			if (strpbrk(v, "\r\n") != NULL) {
+				snprintf(err, errlen,
+					 "the value of {%s} holds a line "
+					 "break and cannot go in a subject",
+					 var_names[s->var]);
+				return -1;
+			}
+			strbuf_adds(out, v);
+			break;
+		case RENDER_URL:
+			if (s->var == MAIL_VAR_HOSTURL)
+				strbuf_adds(out, v);
+			else
+				add_url_encoded(out, v);
+			break;
+		case RENDER_TEXT:
+			strbuf_adds(out, v);
+			break;
+		}
+	}
+	return 0;
+}
+
+static const struct tmpl *
+tmpl_lookup(const struct mail_templates *t, const char *const *sets,
+	    enum mail_kind kind, enum mail_part part)
+{
+	const struct tset *set;
+
+	for (; sets != NULL && *sets != NULL; sets++) {
+		if (**sets == '\0' || (set = set_find(t, *sets)) == NULL)
+			continue;
+		if (set->parts[kind][part] != NULL)
+			return set->parts[kind][part];
+	}
+	return set_find(t, MAIL_DEFAULT_SET)->parts[kind][part];
+}
+
+void
+mail_message_free(struct mail_message *m)
+{
+	if (m == NULL)
+		return;
+	free(m->recipient);
+	strbuf_wipe_str(m->subject);
+	strbuf_wipe_str(m->text);
+	m->recipient = m->subject = m->text = NULL;
+}
+
+static void
+trim(struct strbuf *sb)
+{
+	size_t b = 0;
+
+	while (sb->len > 0 &&
+	       (sb->p[sb->len - 1] == ' ' || sb->p[sb->len - 1] == '\t'))
+		sb->p[--sb->len] = '\0';
+	while (b < sb->len && (sb->p[b] == ' ' || sb->p[b] == '\t'))
+		b++;
+	memmove(sb->p, sb->p + b, sb->len - b + 1);
+	sb->len -= b;
+}
+
+int
+mail_render(const struct mail_templates *t, const char *const *sets,
+	    enum mail_kind kind, const struct mail_values *vals,
+	    const char *from, const char *to, const char *emaildomain,
+	    struct mail_message *out, char *err, size_t errlen)
+{
+	struct strbuf link = STRBUF_INIT, subject = STRBUF_INIT,
+		      text = STRBUF_INIT, html = STRBUF_INIT, msg = STRBUF_INIT;
+	const char *v[MAIL_VAR__MAX];
+	struct mime_input in;
+	int i, rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (t == NULL || (unsigned)kind >= MAIL__MAX || from == NULL ||
+	    to == NULL) {
+		snprintf(err, errlen, "mail_render: bad arguments");
+		return -1;
+	}
+	for (i = 0; i < MAIL_VAR__MAX; i++) {
+		v[i] = vals != NULL && vals->v[i] != NULL ? vals->v[i] : "";
+		if (!mime_utf8_valid(v[i], strlen(v[i]))) {
+			snprintf(err, errlen,
+				 "the value of {%s} is not valid UTF-8",
+				 var_names[i]);
+			return -1;
+		}
+	}
+	if (vals == NULL || vals->v[MAIL_VAR_LINK] == NULL) {
+		if (render(t->link, RENDER_URL, v, &link, err, errlen) != 0)
+			goto out;
+		v[MAIL_VAR_LINK] = link.p != NULL ? link.p : "";
+	}
+
+	if (render(tmpl_lookup(t, sets, kind, PART_SUBJECT), RENDER_SUBJECT, v,
+		   &subject, err, errlen) != 0 ||
+	    render(tmpl_lookup(t, sets, kind, PART_TEXT), RENDER_TEXT, v, &text,
+		   err, errlen) != 0 ||
+	    render(tmpl_lookup(t, sets, kind, PART_HTML), RENDER_HTML, v, &html,
+		   err, errlen) != 0)
+		goto out;
+	trim(&subject);
+
+	in = (struct mime_input){
+	    .from = from,
+	    .to = to,
+	    .subject = subject.p != NULL ? subject.p : "",
+	    .text = text.p != NULL ? text.p : "",
+	    .html = html.p != NULL ? html.p : "",
+	    .domain = emaildomain,
+	};
+	if (mime_build(&in, &msg, err, errlen) != 0)
+		goto out;
+
+	if ((out->recipient = strdup(to)) == NULL)
+		abort();
+	out->subject = strbuf_detach(&subject);
+	out->text = strbuf_detach(&msg);
+	rc = 0;
+out:
+	strbuf_free(&link);
+	strbuf_free(&subject);
+	strbuf_free(&text);
+	strbuf_free(&html);
+	strbuf_free(&msg);
+	return rc;
+}

@@ -230,8 +230,10 @@ enum store_rc store_mail_claim(struct store *st, int64_t id, int lease_s,
 /* Delivered: sent_at = now(), the message text (which may hold a token) is
  * wiped. */
 enum store_rc store_mail_sent(struct store *st, int64_t id);
-/* Not delivered: retry in retry_s seconds, or, when permanent, mark failed
- * (message wiped).  reason is the SMTP reply text. */
+/* Not delivered: retry in retry_s seconds, or, when permanent, mark failed.
+ * A failed row keeps its text so `pwreset-ctl mail retry` can send it again
+ * (a reset token in it expires by itself); store_purge() deletes it after 7
+ * days.  reason is the SMTP reply text. */
 enum store_rc store_mail_failed(struct store *st, int64_t id,
 				const char *reason, bool permanent,
 				int retry_s);
@@ -243,8 +245,8 @@ enum store_rc store_mail_wait(struct store *st, int timeout_ms);
 
 /* ---- housekeeping ----------------------------------------------------- */
 
-/* Delete tokens expired/used/invalidated for more than a day, sent mail
- * older than 7 days, rate-limit rows of past windows. */
+/* Delete tokens expired/used/invalidated for more than a day, mail sent or
+ * failed more than 7 days ago, rate-limit rows of past windows. */
 enum store_rc store_purge(struct store *st, int64_t *tokens, int64_t *mails,
 			  int64_t *limits);
 

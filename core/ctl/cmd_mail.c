@@ -83,7 +83,7 @@ cmd_mail_retry(struct ctl *c)
 	if (c->id > 0 && count == 0) {
 		fprintf(stderr,
 			CTL_PROG ": mail retry: no failed message %" PRId64
-				 "\n",
+				 " that can be sent again\n",
 			c->id);
 		return CTL_EXIT_FAIL;
 	}

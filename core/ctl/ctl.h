@@ -94,7 +94,7 @@ struct ctl {
 typedef int ctl_handler(struct ctl *c);
 
 #define CMD_F_DB    0x1u /* open a store before running */
-#define CMD_F_CHECK 0x2u /* reports the config load itself as a check */
+#define CMD_F_CHECK 0x2u /* a config error is printed as a check line */
 
 struct ctl_cmd {
 	const char *group; /* "member", or the whole command ("migrate") */
@@ -145,17 +145,25 @@ bool ctl_has_control(const char *s);
 int ctl_store_fail(const struct ctl *c, enum store_rc rc);
 /* Print "no such member: USERNAME"; returns CTL_EXIT_FAIL. */
 int ctl_no_member(const char *username);
-/* Find the member USERNAME; on NOT_FOUND prints "no such member". */
+/* Find the member USERNAME: CTL_EXIT_OK, or CTL_EXIT_FAIL after printing
+ * "no such member" or the store's failure. */
 int ctl_member_get(struct ctl *c, const char *username, struct store_member *m);
 
 /* Handlers, by file. */
-ctl_handler cmd_migrate, cmd_purge; /* cmd_db.c */
-ctl_handler cmd_member_lock_check, cmd_mail_retry_check;
-ctl_handler cmd_member_add, cmd_member_show, cmd_member_lock, cmd_member_unlock,
-    cmd_member_disable, cmd_member_check_password;
-ctl_handler cmd_group_add, cmd_group_add_member;	     /* cmd_group.c */
-ctl_handler cmd_token_issue, cmd_token_revoke;		     /* cmd_token.c */
-ctl_handler cmd_mail_list, cmd_mail_retry, cmd_mail_deliver; /* cmd_mail.c */
-ctl_handler cmd_check;					     /* cmd_check.c */
+/* cmd_db.c */
+ctl_handler cmd_migrate, cmd_purge;
+/* cmd_member.c */
+ctl_handler cmd_member_add, cmd_member_show, cmd_member_lock_check,
+    cmd_member_lock, cmd_member_unlock, cmd_member_disable,
+    cmd_member_check_password;
+/* cmd_group.c */
+ctl_handler cmd_group_add, cmd_group_add_member;
+/* cmd_token.c */
+ctl_handler cmd_token_issue, cmd_token_revoke;
+/* cmd_mail.c */
+ctl_handler cmd_mail_list, cmd_mail_retry_check, cmd_mail_retry,
+    cmd_mail_deliver;
+/* cmd_check.c */
+ctl_handler cmd_check;
 
 #endif
