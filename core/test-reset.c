@@ -98,8 +98,9 @@ run(struct reset_request req)
 
 #define assert_success(res, st_)                                               \
 	do {                                                                   \
-		assert_int_equal((res).err, PWR_OK);                           \
-		assert_int_equal((res).status, (st_));                         \
+		struct reset_result r_ = (res);                                \
+		assert_int_equal(r_.err, PWR_OK);                              \
+		assert_int_equal(r_.status, (st_));                            \
 	} while (0)
 
 struct counter {

@@ -1507,9 +1507,9 @@ store_ratelimit_hit(struct store *st, const uint8_t key[STORE_HASH_LEN],
 	enum store_rc rc;
 
 	*count = 0;
-	if (window_s <= 0 || weight <= 0) {
-		set_err(st, "store_ratelimit_hit: window and weight must be "
-			    "positive");
+	if (window_s <= 0 || weight < 0) {
+		set_err(st, "store_ratelimit_hit: window must be positive, "
+			    "weight not negative");
 		return STORE_ERROR;
 	}
 	param_hash(&p, key);

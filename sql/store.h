@@ -142,9 +142,9 @@ enum store_rc store_reset_complete(struct store *st, int64_t member_id,
 
 /* ---- rate limits ---------------------------------------------------- */
 
-/* Count one hit on key (an HMAC, never the identifier itself) in the
+/* Count weight hits on key (an HMAC, never the identifier itself) in the
  * current window of window_s seconds; *count receives the hits in it,
- * this one included. */
+ * these included.  weight 0 only reads the count. */
 enum store_rc store_ratelimit_hit(struct store *st,
 				  const uint8_t key[STORE_HASH_LEN],
 				  int window_s, int weight, int64_t *count);
