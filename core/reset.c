@@ -21,8 +21,8 @@
 #include "token.h"
 #include "validate.h"
 
-#define RETRY_AFTER_UNAVAILABLE 5 /* seconds */
-#define IDENT_MAX               512 /* normalised identifier, bytes */
+#define RETRY_AFTER_UNAVAILABLE 5   /* seconds */
+#define IDENT_MAX		512 /* normalised identifier, bytes */
 
 /* Rate-limit counters are keyed by an HMAC so the table never holds an
  * identifier or an address.  Without a configured key (tests, first start)
@@ -39,6 +39,7 @@ struct ctx {
 	bool on_group;
 	struct store_group group;
 	struct store_member member;
+	uint8_t idkey[STORE_HASH_LEN]; /* step 1: the identifier's HMAC */
 };
 
 static void
@@ -146,9 +147,9 @@ resolve_group(struct ctx *c)
 	} else {
 		if (*g == '~')
 			g++;
-		rc = *g == '\0' ? STORE_NOT_FOUND
-				: store_group_by_name(c->env->store, g,
-						      &c->group);
+		rc = *g == '\0'
+			 ? STORE_NOT_FOUND
+			 : store_group_by_name(c->env->store, g, &c->group);
 	}
 	if (store_failed(c, rc, "group lookup"))
 		return false;
@@ -185,7 +186,8 @@ validity_text(int seconds, char *out, size_t outlen)
 	static const struct {
 		int unit;
 		const char *name;
-	} units[] = {{86400, "day"}, {3600, "hour"}, {60, "minute"}, {1, "second"}};
+	} units[] = {
+	    {86400, "day"}, {3600, "hour"}, {60, "minute"}, {1, "second"}};
 	size_t i;
 
 	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
@@ -254,11 +256,12 @@ render(struct ctx *c, enum mail_kind kind, const char *token,
 static void
 step1_issue(struct ctx *c)
 {
+	const struct config *cfg = c->env->cfg;
 	char token[TOKEN_LEN + 1];
 	uint8_t h[TOKEN_HASH_LEN];
 	struct mail_message msg = {0};
 	struct store_mail mail;
-	int64_t mail_id = 0;
+	int64_t mail_id = 0, hits = 0;
 	enum store_rc rc;
 
 	if (token_new(token) != 0) {
@@ -273,12 +276,20 @@ step1_issue(struct ctx *c)
 	mail.recipient = msg.recipient;
 	mail.subject = msg.subject;
 	mail.message = msg.text;
-	rc = store_reset_issue(c->env->store, c->member.id, h,
-			       c->env->cfg->service.token_ttl, &mail, &mail_id);
+	rc = store_reset_issue_limited(
+	    c->env->store, c->idkey, cfg->ratelimit.window,
+	    cfg->ratelimit.per_identifier, c->member.id, h,
+	    cfg->service.token_ttl, &mail, &hits, &mail_id);
 	if (store_failed(c, rc, "reset issue"))
 		goto out;
-	log_debug("member %" PRId64 ": reset token issued, mail %" PRId64,
-		  c->member.id, mail_id);
+	if (mail_id == 0)
+		log_info("member %" PRId64 ": step 1 over the identifier "
+			 "limit, nothing sent",
+			 c->member.id);
+	else
+		log_debug("member %" PRId64
+			  ": reset token issued, mail %" PRId64,
+			  c->member.id, mail_id);
 	answer(c, RESET_REQUEST_SUCCESSFUL);
 out:
 	if (msg.text != NULL)
@@ -336,7 +347,8 @@ out:
 static void
 step2(struct ctx *c, const char *secret, bool via_key)
 {
-	enum pwr_err invalid = via_key ? PWR_E_KEY_INVALID : PWR_E_TOKEN_INVALID;
+	enum pwr_err invalid =
+	    via_key ? PWR_E_KEY_INVALID : PWR_E_TOKEN_INVALID;
 	uint8_t h[TOKEN_HASH_LEN];
 	enum store_rc rc;
 	enum pwr_err perr;
@@ -389,14 +401,28 @@ pad_to_floor(const struct timespec *start, int floor_ms)
 		;
 }
 
+/* Step 1 that issues nothing still counts its identifier: the same one
+ * write as step1_issue().  false (answer set) when the store failed. */
+static bool
+count_identifier(struct ctx *c)
+{
+	int64_t n;
+	enum store_rc rc;
+
+	rc = store_ratelimit_hit(c->env->store, c->idkey,
+				 c->env->cfg->ratelimit.window, 1, &n);
+	return !store_failed(c, rc, "rate limit");
+}
+
 /* Rules 2–12 once the caller and the group are known. */
 static void
 decide(struct ctx *c, const char *secret, bool via_key)
 {
 	const struct reset_request *req = c->req;
 	const struct config *cfg = c->env->cfg;
-	bool step1 = secret == NULL, failed = false;
-	bool hide = step1 && !c->admin_caller && cfg->privacy.hide_account_state;
+	bool step1 = secret == NULL;
+	bool hide =
+	    step1 && !c->admin_caller && cfg->privacy.hide_account_state;
 	int64_t gid = c->on_group ? c->group.id : 0;
 	enum store_rc rc;
 
@@ -413,24 +439,14 @@ decide(struct ctx *c, const char *secret, bool via_key)
 		fail(c, PWR_E_EMAIL_INVALID);
 		return;
 	}
-	/* Step 1 is limited per identifier, counted before the lookup so
-	 * that known and unknown identifiers do the same work. */
+	/* Step 1 is limited per normalised identifier.  The hit is counted
+	 * after the lookup by exactly one write, whatever the lookup found,
+	 * so known and unknown identifiers do the same database work. */
 	if (step1) {
 		char ident[IDENT_MAX];
-		uint8_t key[STORE_HASH_LEN];
-		bool over;
 
 		identifier_of(req, ident, sizeof ident);
-		ratelimit_key(c->env, "id:", ident, key);
-		over = ratelimit_over(c, key, 1, cfg->ratelimit.per_identifier,
-				      &failed);
-		if (failed)
-			return;
-		if (over) {
-			log_info("step 1: identifier over its limit");
-			answer(c, RESET_REQUEST_SUCCESSFUL);
-			return;
-		}
+		ratelimit_key(c->env, "id:", ident, c->idkey);
 	}
 	/* Rule 4 */
 	if (req->email != NULL || req->username != NULL) {
@@ -446,6 +462,8 @@ decide(struct ctx *c, const char *secret, bool via_key)
 	if (store_failed(c, rc, "member lookup"))
 		return;
 	if (rc == STORE_NOT_FOUND) {
+		if (step1 && !count_identifier(c))
+			return;
 		if (c->admin_caller)
 			fail(c, PWR_E_MEMBER_UNKNOWN);
 		else
@@ -461,8 +479,14 @@ decide(struct ctx *c, const char *secret, bool via_key)
 	else if (c->member.email[0] == '\0')
 		fail(c, PWR_E_NO_EMAIL);
 	if (c->res->err != PWR_OK) {
+		enum pwr_err refusal = c->res->err;
+
+		if (step1 && !count_identifier(c))
+			return;
 		if (hide)
 			answer(c, RESET_REQUEST_SUCCESSFUL);
+		else
+			fail(c, refusal);
 		return;
 	}
 	/* Rule 8, or rules 9–12 */
@@ -518,7 +542,8 @@ reset_handle(struct reset_env *env, const struct reset_request *req,
 	if (req->route == RESET_ROUTE_GROUP && !resolve_group(&c))
 		goto out;
 	decide(&c, secret, via_key);
-	if ((res->err == PWR_E_TOKEN_INVALID || res->err == PWR_E_KEY_INVALID) &&
+	if ((res->err == PWR_E_TOKEN_INVALID ||
+	     res->err == PWR_E_KEY_INVALID) &&
 	    req->client != NULL) {
 		int64_t n;
 

@@ -81,8 +81,8 @@ issue(int64_t member_id, char token[TOKEN_LEN + 1])
 
 	assert_int_equal(token_new(token), 0);
 	token_hash(token, h);
-	assert_int_equal(
-	    store_reset_issue(st, member_id, h, 3600, &mail, &mid), STORE_OK);
+	assert_int_equal(store_reset_issue(st, member_id, h, 3600, &mail, &mid),
+			 STORE_OK);
 }
 
 static struct reset_result
@@ -153,12 +153,13 @@ static void
 test_invalid_email(void **state)
 {
 	(void)state;
-	assert_int_equal(run((struct reset_request){.email = "not-an-email"}).err,
-			 PWR_E_EMAIL_INVALID);
-	assert_int_equal(run((struct reset_request){.email = "a@b",
-						    .bearer = admin_token})
-			     .err,
-			 PWR_E_EMAIL_INVALID);
+	assert_int_equal(
+	    run((struct reset_request){.email = "not-an-email"}).err,
+	    PWR_E_EMAIL_INVALID);
+	assert_int_equal(
+	    run((struct reset_request){.email = "a@b", .bearer = admin_token})
+		.err,
+	    PWR_E_EMAIL_INVALID);
 }
 
 static void
@@ -219,12 +220,15 @@ test_account_states(void **state)
 	int64_t lid = add_member("lck", true, false, false, NULL);
 	assert_int_equal(store_member_lock(st, lid, 10), STORE_OK);
 
-	assert_int_equal(run((struct reset_request){.username = uname("api")}).err,
-			 PWR_E_API_ACCOUNT);
-	assert_int_equal(run((struct reset_request){.username = uname("dis")}).err,
-			 PWR_E_LOCKED);
-	assert_int_equal(run((struct reset_request){.username = uname("lck")}).err,
-			 PWR_E_LOCKED);
+	assert_int_equal(
+	    run((struct reset_request){.username = uname("api")}).err,
+	    PWR_E_API_ACCOUNT);
+	assert_int_equal(
+	    run((struct reset_request){.username = uname("dis")}).err,
+	    PWR_E_LOCKED);
+	assert_int_equal(
+	    run((struct reset_request){.username = uname("lck")}).err,
+	    PWR_E_LOCKED);
 	assert_int_equal(
 	    run((struct reset_request){.username = uname("noem")}).err,
 	    PWR_E_NO_EMAIL);
@@ -306,10 +310,10 @@ test_token_of_another_member(void **state)
 	fid = add_member("fred", true, false, false, NULL);
 	add_member("gina", true, false, false, NULL);
 	issue(fid, tok);
-	assert_int_equal(run((struct reset_request){.username = uname("gina"),
-						    .token = tok})
-			     .err,
-			 PWR_E_TOKEN_INVALID);
+	assert_int_equal(
+	    run((struct reset_request){.username = uname("gina"), .token = tok})
+		.err,
+	    PWR_E_TOKEN_INVALID);
 	/* with no identifier the token names its member */
 	assert_success(run((struct reset_request){.token = tok}),
 		       RESET_PENDING);
@@ -331,10 +335,10 @@ test_new_request_kills_old_token(void **state)
 	issue(id, old);
 	assert_success(run((struct reset_request){.username = uname("hank")}),
 		       RESET_REQUEST_SUCCESSFUL);
-	assert_int_equal(run((struct reset_request){.username = uname("hank"),
-						    .token = old})
-			     .err,
-			 PWR_E_TOKEN_INVALID);
+	assert_int_equal(
+	    run((struct reset_request){.username = uname("hank"), .token = old})
+		.err,
+	    PWR_E_TOKEN_INVALID);
 }
 
 static void
@@ -364,7 +368,8 @@ test_admin_member_needs_strong(void **state)
 	(void)state;
 	id = add_member("jack", true, true, false, NULL);
 	issue(id, tok);
-	r = run((struct reset_request){.username = uname("jack"), .token = tok});
+	r = run(
+	    (struct reset_request){.username = uname("jack"), .token = tok});
 	assert_success(r, RESET_PENDING);
 	assert_true(r.admin);
 	/* MEDIUM is enough for a member, not for an admin */
@@ -373,10 +378,11 @@ test_admin_member_needs_strong(void **state)
 						    .password = "Tr0ub4dor&x"})
 			     .err,
 			 PWR_E_PASSWORD_WEAK);
-	assert_success(run((struct reset_request){.username = uname("jack"),
-						  .token = tok,
-						  .password = "Tr0ub4dor&x-Zq9"}),
-		       RESET_PASSWORD_CHANGED);
+	assert_success(
+	    run((struct reset_request){.username = uname("jack"),
+				       .token = tok,
+				       .password = "Tr0ub4dor&x-Zq9"}),
+	    RESET_PASSWORD_CHANGED);
 }
 
 static void
@@ -537,10 +543,8 @@ main(void)
 		fprintf(stderr, "migrate: %s\n", store_errmsg(st));
 		return 1;
 	}
-	env = (struct reset_env){.cfg = &cfg,
-				 .store = st,
-				 .templates = tmpl,
-				 .banned = banned};
+	env = (struct reset_env){
+	    .cfg = &cfg, .store = st, .templates = tmpl, .banned = banned};
 
 	aid = add_member("boss", true, true, false, NULL);
 	{

@@ -118,6 +118,7 @@ enum stmt {
 	STMT_MEMBER_BY_TOKEN_IN_GROUP,
 	STMT_ADMIN_BY_TOKEN,
 	STMT_RESET_ISSUE,
+	STMT_RESET_ISSUE_LIMITED,
 	STMT_TOKEN_VALID,
 	STMT_RESET_COMPLETE,
 	STMT_RATELIMIT_HIT,
@@ -246,6 +247,39 @@ static const struct stmt_def {
 			  "SELECT $4::text, member_id, $5::text, $6::text, "
 			  "$7::text FROM tok RETURNING id) "
 			  "SELECT id FROM mail"},
+    /*
+     * Step 1 with the per-identifier limit in the same statement: the hit
+     * is counted first, and the token and mail are written only while the
+     * count is within $9.  An unknown identifier runs STMT_RATELIMIT_HIT
+     * instead: one round trip and one commit either way, so known and
+     * unknown identifiers cost the same (SPEC §7, uniform step 1).
+     */
+    [STMT_RESET_ISSUE_LIMITED] =
+	{"reset_issue_limited", 10,
+	 "WITH hit AS ("
+	 "INSERT INTO rate_limit AS r (key, window_start, window_end, hits) "
+	 "SELECT $8::bytea, w, w + make_interval(secs => $10::int), 1 "
+	 "FROM to_timestamp(floor(extract(epoch FROM now()) / $10::int) "
+	 "* $10::int) AS w "
+	 "ON CONFLICT (key, window_start) DO UPDATE SET hits = r.hits + 1 "
+	 "RETURNING hits), "
+	 "go AS (SELECT 1 FROM hit WHERE hits <= $9::int), "
+	 "old AS ("
+	 "UPDATE reset_token SET invalidated_at = now() "
+	 "WHERE member_id = $1::bigint "
+	 "AND used_at IS NULL AND invalidated_at IS NULL "
+	 "AND EXISTS (SELECT 1 FROM go) RETURNING id), "
+	 "tok AS ("
+	 "INSERT INTO reset_token (member_id, token_hash, expires_at) "
+	 "SELECT $1::bigint, $2::bytea, "
+	 "now() + make_interval(secs => $3::int) FROM go "
+	 "RETURNING member_id), "
+	 "mail AS ("
+	 "INSERT INTO mail_outbox (kind, member_id, recipient, subject, "
+	 "message) "
+	 "SELECT $4::text, member_id, $5::text, $6::text, $7::text FROM tok "
+	 "RETURNING id) "
+	 "SELECT (SELECT hits FROM hit), (SELECT id FROM mail)"},
     [STMT_TOKEN_VALID] = {"token_valid", 2,
 			  "SELECT 1 FROM reset_token "
 			  "WHERE token_hash = $1::bytea "
@@ -1452,6 +1486,45 @@ store_reset_issue(struct store *st, int64_t member_id,
 		set_err(st, "reset_issue: no row written");
 		rc = STORE_ERROR;
 	}
+	return rc;
+}
+
+enum store_rc
+store_reset_issue_limited(struct store *st, const uint8_t idkey[STORE_HASH_LEN],
+			  int window_s, int limit, int64_t member_id,
+			  const uint8_t hash[STORE_HASH_LEN], int ttl_s,
+			  const struct store_mail *mail, int64_t *count,
+			  int64_t *mail_id)
+{
+	struct params p = {0};
+	PGresult *res;
+	enum store_rc rc;
+
+	*count = 0;
+	*mail_id = 0;
+	if (!mail_ok(st, mail))
+		return STORE_ERROR;
+	if (ttl_s <= 0 || window_s <= 0) {
+		set_err(st, "store_reset_issue_limited: ttl and window must be "
+			    "positive");
+		return STORE_ERROR;
+	}
+	param_int(&p, member_id);
+	param_hash(&p, hash);
+	param_int(&p, ttl_s);
+	param_text(&p, mail->kind);
+	param_text(&p, mail->recipient);
+	param_text(&p, mail->subject);
+	param_text(&p, mail->message);
+	param_hash(&p, idkey);
+	param_int(&p, limit);
+	param_int(&p, window_s);
+	rc = store_one(st, STMT_RESET_ISSUE_LIMITED, &p, &res);
+	if (rc == STORE_OK &&
+	    (!get_int64(res, 0, 0, count) ||
+	     (!PQgetisnull(res, 0, 1) && !get_int64(res, 0, 1, mail_id))))
+		rc = bad_value(st, STMT_RESET_ISSUE_LIMITED);
+	PQclear(res);
 	return rc;
 }
 

@@ -24,9 +24,9 @@
 enum store_rc {
 	STORE_OK = 0,
 	STORE_NOT_FOUND,   /* no such row / the condition did not hold */
-	STORE_CONFLICT,    /* unique violation (username, email, name) */
+	STORE_CONFLICT,	   /* unique violation (username, email, name) */
 	STORE_UNAVAILABLE, /* cannot reach the database (answer 0503) */
-	STORE_ERROR        /* anything else (answer 0500) */
+	STORE_ERROR	   /* anything else (answer 0500) */
 };
 
 #define STORE_HASH_LEN 32 /* SHA-256 of a token */
@@ -40,10 +40,10 @@ struct store_member {
 	char status[16]; /* activated | unactivated | disabled */
 	bool admin;
 	bool api;
-	bool locked;         /* locked_until > now() */
-	bool has_password;   /* password_hash IS NOT NULL */
+	bool locked;	   /* locked_until > now() */
+	bool has_password; /* password_hash IS NOT NULL */
 	int failed_logins;
-	char locked_until[40];        /* ISO 8601 or "" */
+	char locked_until[40];	      /* ISO 8601 or "" */
 	char password_changed_at[40]; /* ISO 8601 or "" */
 };
 
@@ -122,6 +122,18 @@ enum store_rc store_reset_issue(struct store *st, int64_t member_id,
 				const struct store_mail *mail,
 				int64_t *mail_id);
 
+/*
+ * Step 1 under the per-identifier limit, in one statement: count one hit on
+ * idkey (window_s seconds); while the count is within limit, do what
+ * store_reset_issue() does.  *count receives the hits, *mail_id the outbox
+ * row (0 when over the limit and nothing was written).  An unknown
+ * identifier pays the same round trip with store_ratelimit_hit().
+ */
+enum store_rc store_reset_issue_limited(
+    struct store *st, const uint8_t idkey[STORE_HASH_LEN], int window_s,
+    int limit, int64_t member_id, const uint8_t hash[STORE_HASH_LEN], int ttl_s,
+    const struct store_mail *mail, int64_t *count, int64_t *mail_id);
+
 /* STORE_OK when hash is an unused, unexpired, not invalidated token of
  * this member; STORE_NOT_FOUND otherwise. */
 enum store_rc store_token_valid(struct store *st, int64_t member_id,
@@ -174,8 +186,8 @@ enum store_rc store_member_password(struct store *st, int64_t id, char *phc,
 				    size_t len);
 
 enum store_rc store_group_add(struct store *st, const char *name,
-			      const char *description,
-			      const char *template_set, int64_t *id);
+			      const char *description, const char *template_set,
+			      int64_t *id);
 enum store_rc store_group_add_member(struct store *st, int64_t group_id,
 				     int64_t member_id);
 
