@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
 PORT=${PWRESET_DEMO_PORT:-8080}
 STACK=./.stack
-BUILD=build
+BUILD=${PWRESET_DEMO_BUILD:-build}
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "demo.sh: run as root (sudo contrib/demo.sh): it installs packages" \

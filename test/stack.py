@@ -279,7 +279,8 @@ class Stack:
         self.run_dir = os.path.join(base, "run")
         self.fcgi_sock = os.path.join(self.run_dir, "pwreset.sock")
         self.mail_dir = os.path.join(self.workdir, "mail")
-        self.nginx_dir = os.path.join(self.workdir, "nginx")
+        # nginx's workers (nobody) write request bodies to its temp dirs.
+        self.nginx_dir = os.path.join(base, "nginx")
         self.conf_path = os.path.join(self.workdir, "pwreset.conf")
         self.log_path = os.path.join(self.workdir, "pwreset.log")
         self.sink_log = os.path.join(self.workdir, "smtp_sink.log")
@@ -381,6 +382,11 @@ class Stack:
         self._run(pg + [PG_BIN + "/initdb", "-D", self.pg_data,
                         "--auth=trust", "-U", "postgres", "-E", "UTF8",
                         "--locale=C.UTF-8", "--no-sync"], "initdb")
+        self.start_pg_server()
+        self.admin_sql("CREATE DATABASE pwreset")
+
+    def start_pg_server(self):
+        """Start the (initialised) cluster; also after stop_pg()."""
         opts = " ".join([
             "-k", self.pg_sock, "-p", str(self.pg_port),
             "-c", "listen_addresses=127.0.0.1",
@@ -388,11 +394,11 @@ class Stack:
             "-c", "full_page_writes=off", "-c", "max_connections=200",
             "-c", "unix_socket_permissions=0777",
         ])
-        self._run(pg + [PG_BIN + "/pg_ctl", "-D", self.pg_data, "-o", opts,
-                        "-l", os.path.join(self.pg_root, "log"), "-w",
-                        "-t", "60", "start"], "pg_ctl start")
+        self._run(runas("postgres") + [
+            PG_BIN + "/pg_ctl", "-D", self.pg_data, "-o", opts,
+            "-l", os.path.join(self.pg_root, "log"), "-w", "-t", "60",
+            "start"], "pg_ctl start")
         self.pids["postgres"] = self.pg_pid()
-        self.admin_sql("CREATE DATABASE pwreset")
 
     def pg_pid(self):
         try:
@@ -402,6 +408,7 @@ class Stack:
             return None
 
     def stop_pg(self):
+        self.pids.pop("postgres", None)
         if not os.path.exists(os.path.join(self.pg_data, "postmaster.pid")):
             return
         pid = self.pg_pid()
@@ -441,16 +448,23 @@ class Stack:
     def sql(self, query, params=None):
         """Run one statement in database pwreset (autocommit); the rows it
         returns, or [] for statements without a result."""
-        try:
-            cur = self.db().cursor()
-        except Exception:
-            self._db = None
-            cur = self.db().cursor()
-        with cur:
-            cur.execute(query, params)
-            if cur.description is None:
-                return []
-            return cur.fetchall()
+        import psycopg2
+        for attempt in (1, 2):
+            try:
+                with self.db().cursor() as cur:
+                    cur.execute(query, params)
+                    if cur.description is None:
+                        return []
+                    return cur.fetchall()
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                # The server went away (a test stopped it): reconnect once.
+                try:
+                    self._db.close()
+                except Exception:
+                    pass
+                self._db = None
+                if attempt == 2:
+                    raise
 
     def tables(self):
         return [r[0] for r in self.sql(
@@ -459,10 +473,22 @@ class Stack:
 
     def reset_db(self):
         """Empty every table but the migration record."""
+        import psycopg2.errors
         tables = [t for t in self.tables() if t != "pwreset_schema"]
-        if tables:
-            self.sql("TRUNCATE %s RESTART IDENTITY CASCADE" % ", ".join(
-                '"%s"' % t for t in tables))
+        if not tables:
+            return
+        query = "TRUNCATE %s RESTART IDENTITY CASCADE" % ", ".join(
+            '"%s"' % t for t in tables)
+        # The mailer may hold a row lock in one table and want another
+        # (purge, claim): PostgreSQL then aborts one side, maybe us.
+        for attempt in range(10):
+            try:
+                self.sql(query)
+                return
+            except psycopg2.errors.DeadlockDetected:
+                if attempt == 9:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
 
     # ---- the SMTP sink -----------------------------------------------------
 
@@ -832,6 +858,7 @@ http {
             "pg_data": self.pg_data,
             "pg_sock": self.pg_sock,
             "fcgi_sock": self.fcgi_sock,
+            "nginx_dir": self.nginx_dir,
             "conf": self.conf_path,
             "log": self.log_path,
             "mail_dir": self.mail_dir,
@@ -868,7 +895,7 @@ http {
         s.run_dir = os.path.dirname(st["fcgi_sock"])
         s.fcgi_sock = st["fcgi_sock"]
         s.mail_dir = st["mail_dir"]
-        s.nginx_dir = os.path.join(s.workdir, "nginx")
+        s.nginx_dir = st.get("nginx_dir", os.path.join(s.workdir, "nginx"))
         s.conf_path = st["conf"]
         s.log_path = st["log"]
         s.sink_log = os.path.join(s.workdir, "smtp_sink.log")
