@@ -21,10 +21,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <uninorm.h>
 
 #include "password.h"
+#include "token.h"
 #include "validate.h"
 
 #define PW_SALT_LEN 16
@@ -264,22 +264,6 @@ pw_release(uint8_t *norm, size_t len)
 	free(norm);
 }
 
-static int
-pw_random(uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = getrandom(buf, len, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 password_hash(const struct config *cfg, const char *pw, char *phc,
 	      size_t phclen)
@@ -294,7 +278,7 @@ password_hash(const struct config *cfg, const char *pw, char *phc,
 		return -1;
 	if (pw_prepare(cfg, pw, &norm, &in, &inlen) != 0)
 		goto out;
-	if (pw_random(salt, sizeof(salt)) != 0)
+	if (token_random(salt, sizeof(salt)) != 0)
 		goto out;
 	if (argon2id_hash_encoded(cfg->argon2.t_cost, cfg->argon2.m_cost,
 				  cfg->argon2.parallelism, in, inlen, salt,

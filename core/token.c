@@ -26,7 +26,7 @@ static const char b64url[] =
 /* getrandom(2) may return short reads for large requests and EINTR when a
  * signal lands; both are retried.  Blocks only before the kernel's pool is
  * first seeded. */
-static int
+int
 token_random(uint8_t *buf, size_t len)
 {
 	while (len > 0) {

@@ -14,6 +14,10 @@
 #define TOKEN_LEN      32 /* base64url characters, no padding */
 #define TOKEN_HASH_LEN 32 /* SHA-256 */
 
+/* len bytes from getrandom(2), retried on EINTR and short reads; the one
+ * source of randomness of the core (tokens, salts).  0, or -1 (errno). */
+int token_random(uint8_t *buf, size_t len);
+
 /* Fill out with a new token and its NUL.  Returns 0, or -1 (errno set). */
 int token_new(char out[TOKEN_LEN + 1]);
 
