@@ -24,11 +24,6 @@
 #define RETRY_AFTER_UNAVAILABLE 5   /* seconds */
 #define IDENT_MAX		512 /* normalised identifier, bytes */
 
-/* Rate-limit counters are keyed by an HMAC so the table never holds an
- * identifier or an address.  Without a configured key (tests, first start)
- * a fixed all-zero key still keeps the table free of plain identifiers. */
-static const unsigned char zero_key[32];
-
 /* One request's working state; lives on reset_handle()'s stack. */
 struct ctx {
 	struct reset_env *env;
@@ -81,20 +76,38 @@ store_failed(struct ctx *c, enum store_rc rc, const char *what)
 	}
 }
 
-static void
-ratelimit_key(const struct reset_env *env, const char *kind, const char *v,
+/*
+ * Rate-limit counters are keyed by an HMAC under the database's shared
+ * secret, so the table never holds an identifier or an address, nor a hash
+ * of one that could be guessed.  false (answer set) when the secret cannot
+ * be fetched.
+ */
+static bool
+ratelimit_key(struct ctx *c, const char *kind, const char *v,
 	      uint8_t out[STORE_HASH_LEN])
 {
-	const unsigned char *key = env->hmac_key ? env->hmac_key : zero_key;
+	struct reset_env *env = c->env;
 	unsigned int len = STORE_HASH_LEN;
-	unsigned char buf[IDENT_MAX + 8];
+	unsigned char buf[IDENT_MAX + 16];
 	size_t kl = strlen(kind), vl = strlen(v);
 
+	if (!env->hmac_loaded) {
+		enum store_rc rc =
+		    store_secret(env->store, "ratelimit", env->hmac_key);
+
+		if (rc == STORE_NOT_FOUND)
+			rc = STORE_ERROR; /* migrations not applied */
+		if (store_failed(c, rc, "rate-limit secret"))
+			return false;
+		env->hmac_loaded = true;
+	}
 	if (vl > IDENT_MAX)
 		vl = IDENT_MAX;
 	memcpy(buf, kind, kl);
 	memcpy(buf + kl, v, vl);
-	HMAC(EVP_sha256(), key, 32, buf, kl + vl, out, &len);
+	HMAC(EVP_sha256(), env->hmac_key, sizeof env->hmac_key, buf, kl + vl,
+	     out, &len);
+	return true;
 }
 
 /*
@@ -446,7 +459,8 @@ decide(struct ctx *c, const char *secret, bool via_key)
 		char ident[IDENT_MAX];
 
 		identifier_of(req, ident, sizeof ident);
-		ratelimit_key(c->env, "id:", ident, c->idkey);
+		if (!ratelimit_key(c, "id:", ident, c->idkey))
+			return;
 	}
 	/* Rule 4 */
 	if (req->email != NULL || req->username != NULL) {
@@ -513,7 +527,8 @@ reset_handle(struct reset_env *env, const struct reset_request *req,
 	if (req->client != NULL) {
 		uint8_t key[STORE_HASH_LEN];
 
-		ratelimit_key(env, "addr:", req->client, key);
+		if (!ratelimit_key(&c, "addr:", req->client, key))
+			goto out;
 		if (ratelimit_over(&c, key, 1, env->cfg->ratelimit.per_address,
 				   &failed)) {
 			if (!failed) {
@@ -526,7 +541,8 @@ reset_handle(struct reset_env *env, const struct reset_request *req,
 	/* Wrong tokens have a budget of their own per client address, so
 	 * guessing is throttled without ever locking the member out. */
 	if (secret != NULL && req->client != NULL) {
-		ratelimit_key(env, "tokfail:", req->client, failkey);
+		if (!ratelimit_key(&c, "tokfail:", req->client, failkey))
+			goto out;
 		if (ratelimit_over(&c, failkey, 0,
 				   env->cfg->ratelimit.token_failures - 1,
 				   &failed)) {

@@ -24,7 +24,10 @@ struct reset_env {
 	const struct mail_templates *templates;
 	const struct banned *banned;
 	struct mailer *mailer; /* step 2 with notify-async=false */
-	const unsigned char *hmac_key; /* rate-limit keys; 32 bytes */
+	/* The database's "ratelimit" secret, fetched by the first request
+	 * that needs it (the database may be down when the worker starts). */
+	bool hmac_loaded;
+	unsigned char hmac_key[32];
 };
 
 enum reset_route { RESET_ROUTE_MEMBERS, RESET_ROUTE_GROUP };
@@ -42,13 +45,16 @@ struct reset_request {
 	const char *client; /* the client address */
 };
 
-enum reset_status { RESET_REQUEST_SUCCESSFUL, RESET_PASSWORD_CHANGED,
-		    RESET_PENDING };
+enum reset_status {
+	RESET_REQUEST_SUCCESSFUL,
+	RESET_PASSWORD_CHANGED,
+	RESET_PENDING
+};
 
 struct reset_result {
 	enum pwr_err err; /* PWR_OK: status (and admin) is the answer */
 	enum reset_status status;
-	bool admin;      /* pending for an admin member */
+	bool admin;	 /* pending for an admin member */
 	int retry_after; /* seconds, with PWR_E_RATE_LIMITED/_UNAVAILABLE */
 };
 

@@ -315,7 +315,6 @@ worker_run(const struct worker_conf *wc, int listen_fd)
 	    .templates = wc->templates,
 	    .banned = wc->banned,
 	    .mailer = &mailer,
-	    .hmac_key = NULL,
 	};
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, listen_fd, 0) != 0) {
 		log_error("worker: cannot initialise libfcgi");

@@ -142,6 +142,7 @@ enum stmt {
 	STMT_MAIL_RESCHEDULE,
 	STMT_MAIL_FAIL,
 	STMT_PURGE,
+	STMT_SECRET,
 	STMT__MAX
 };
 
@@ -423,6 +424,8 @@ static const struct stmt_def {
 			"claimed_until = NULL, last_error = $2::text "
 			"WHERE id = $1::bigint AND sent_at IS NULL "
 			"AND failed_at IS NULL"},
+    [STMT_SECRET] = {"secret", 1,
+		     "SELECT value FROM pwreset_secret WHERE name = $1::text"},
     [STMT_PURGE] = {"purge", 0,
 		    "WITH t AS (DELETE FROM reset_token "
 		    "WHERE expires_at < now() - interval '1 day' "
@@ -1977,6 +1980,32 @@ store_purge(struct store *st, int64_t *tokens, int64_t *mails, int64_t *limits)
 	    (!get_int64(res, 0, 0, tokens) || !get_int64(res, 0, 1, mails) ||
 	     !get_int64(res, 0, 2, limits)))
 		rc = bad_value(st, STMT_PURGE);
+	PQclear(res);
+	return rc;
+}
+
+enum store_rc
+store_secret(struct store *st, const char *name, uint8_t out[STORE_HASH_LEN])
+{
+	struct params p = {0};
+	PGresult *res;
+	enum store_rc rc;
+
+	param_text(&p, name);
+	rc = store_one(st, STMT_SECRET, &p, &res);
+	if (rc == STORE_OK) {
+		size_t len = 0;
+		unsigned char *v = PQunescapeBytea(
+		    (const unsigned char *)PQgetvalue(res, 0, 0), &len);
+
+		if (v == NULL || len != STORE_HASH_LEN) {
+			rc = bad_value(st, STMT_SECRET);
+		} else {
+			memcpy(out, v, STORE_HASH_LEN);
+			explicit_bzero(v, len);
+		}
+		PQfreemem(v);
+	}
 	PQclear(res);
 	return rc;
 }

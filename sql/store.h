@@ -255,6 +255,12 @@ enum store_rc store_mail_failed(struct store *st, int64_t id,
 enum store_rc store_mail_listen(struct store *st);
 enum store_rc store_mail_wait(struct store *st, int timeout_ms);
 
+/* ---- secrets ------------------------------------------------------- */
+
+/* The 32-byte secret `name` made by the migrations ("ratelimit"). */
+enum store_rc store_secret(struct store *st, const char *name,
+			   uint8_t out[STORE_HASH_LEN]);
+
 /* ---- housekeeping ----------------------------------------------------- */
 
 /* Delete tokens expired/used/invalidated for more than a day, mail sent or

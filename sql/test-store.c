@@ -272,6 +272,17 @@ test_migrate(void **state)
 	assert_int_equal(applied, 0);
 	assert_int_equal(sql_int("SELECT count(*) FROM pwreset_schema"),
 			 (long long)migrations_count);
+	/* The migrations made a 32-byte secret, the same for every caller. */
+	{
+		uint8_t a[STORE_HASH_LEN] = {0}, b[STORE_HASH_LEN] = {0};
+		uint8_t zero[STORE_HASH_LEN] = {0};
+
+		assert_int_equal(store_secret(st, "ratelimit", a), STORE_OK);
+		assert_int_equal(store_secret(st, "ratelimit", b), STORE_OK);
+		assert_memory_equal(a, b, STORE_HASH_LEN);
+		assert_memory_not_equal(a, zero, STORE_HASH_LEN);
+		assert_int_equal(store_secret(st, "nope", a), STORE_NOT_FOUND);
+	}
 	/* No advisory lock left behind. */
 	assert_int_equal(sql_int("SELECT count(*) FROM pg_locks "
 				 "WHERE locktype = 'advisory'"),
@@ -758,7 +769,10 @@ test_ratelimit(void **state)
 	assert_int_equal(store_ratelimit_hit(st, k2, 3600, 1, &n), STORE_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(store_ratelimit_hit(st, k1, 0, 1, &n), STORE_ERROR);
-	assert_int_equal(store_ratelimit_hit(st, k1, 60, 0, &n), STORE_ERROR);
+	/* weight 0 reads the count without adding to it */
+	assert_int_equal(store_ratelimit_hit(st, k1, 3600, 0, &n), STORE_OK);
+	assert_int_equal(n, 5);
+	assert_int_equal(store_ratelimit_hit(st, k1, 60, -1, &n), STORE_ERROR);
 	/* A new window starts from zero. */
 	assert_int_equal(store_ratelimit_hit(st, k3, 1, 1, &n), STORE_OK);
 	assert_int_equal(n, 1);
