@@ -424,7 +424,15 @@ static const struct stmt_def {
 			"claimed_until = NULL, last_error = $2::text "
 			"WHERE id = $1::bigint AND sent_at IS NULL "
 			"AND failed_at IS NULL"},
+    /* Get or make: migration 002 makes "ratelimit", but a secret lost
+     * (restored dump, truncated table) is made again rather than failing
+     * every request. */
     [STMT_SECRET] = {"secret", 1,
+		     "WITH made AS (INSERT INTO pwreset_secret (name, value) "
+		     "VALUES ($1::text, decode(replace(gen_random_uuid()::text "
+		     "|| gen_random_uuid()::text, '-', ''), 'hex')) "
+		     "ON CONFLICT (name) DO NOTHING RETURNING value) "
+		     "SELECT value FROM made UNION ALL "
 		     "SELECT value FROM pwreset_secret WHERE name = $1::text"},
     [STMT_PURGE] = {"purge", 0,
 		    "WITH t AS (DELETE FROM reset_token "
@@ -1993,6 +2001,10 @@ store_secret(struct store *st, const char *name, uint8_t out[STORE_HASH_LEN])
 
 	param_text(&p, name);
 	rc = store_one(st, STMT_SECRET, &p, &res);
+	/* Made at the same instant by another process: its row is not in
+	 * this statement's snapshot yet, the next statement sees it. */
+	if (rc == STORE_NOT_FOUND)
+		rc = store_one(st, STMT_SECRET, &p, &res);
 	if (rc == STORE_OK) {
 		size_t len = 0;
 		unsigned char *v = PQunescapeBytea(

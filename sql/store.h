@@ -257,7 +257,8 @@ enum store_rc store_mail_wait(struct store *st, int timeout_ms);
 
 /* ---- secrets ------------------------------------------------------- */
 
-/* The 32-byte secret `name` made by the migrations ("ratelimit"). */
+/* The 32-byte secret `name` ("ratelimit"), made by the database if it does
+ * not exist yet. */
 enum store_rc store_secret(struct store *st, const char *name,
 			   uint8_t out[STORE_HASH_LEN]);
 

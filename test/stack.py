@@ -472,9 +472,9 @@ class Stack:
             "ORDER BY tablename")]
 
     def reset_db(self):
-        """Empty every table but the migration record."""
+        """Empty every table but the migration record and the secret."""
         import psycopg2.errors
-        tables = [t for t in self.tables() if t != "pwreset_schema"]
+        tables = [t for t in self.tables() if t not in ("pwreset_schema", "pwreset_secret")]
         if not tables:
             return
         query = "TRUNCATE %s RESTART IDENTITY CASCADE" % ", ".join(
