@@ -97,7 +97,7 @@ ratelimit_key(struct ctx *c, const char *kind, const char *v,
 
 		if (rc == STORE_NOT_FOUND)
 			rc = STORE_ERROR; /* migrations not applied */
-		if (store_failed(c, rc, "rate-limit secret"))
+		if (store_failed(c, rc, "rate-limit key"))
 			return false;
 		env->hmac_loaded = true;
 	}

@@ -354,8 +354,19 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 	      : opts->starttls == SMTP_STARTTLS_TRY    ? Starttls_ENABLED
 						       : Starttls_DISABLED;
 	if (how != Starttls_DISABLED) {
+		/*
+		 * TLS 1.2 at most: libesmtp 1.1's protocol loop serves a
+		 * readable socket before it flushes the command it has
+		 * buffered.  TLS 1.3 servers send session tickets just
+		 * after the handshake, so the socket turns readable while
+		 * our EHLO still sits in the buffer, and the session
+		 * stalls until the timeout (about one STARTTLS in ten
+		 * against aiosmtpd).  TLS 1.2 sends its tickets inside the
+		 * handshake.
+		 */
 		if ((ssl = SSL_CTX_new(TLS_client_method())) == NULL ||
 		    !SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION) ||
+		    !SSL_CTX_set_max_proto_version(ssl, TLS1_2_VERSION) ||
 		    !SSL_CTX_set_default_verify_paths(ssl)) {
 			reason_set(reason, reasonlen, "cannot set up TLS");
 			goto out;

@@ -262,6 +262,29 @@ enum store_rc store_mail_wait(struct store *st, int timeout_ms);
 enum store_rc store_secret(struct store *st, const char *name,
 			   uint8_t out[STORE_HASH_LEN]);
 
+/* ---- statistics (pwreset-ctl stats) ---------------------------------- */
+
+#define STORE_STATS_WINDOW_S 3600 /* the "recent" counts: the last hour */
+
+/* What the database knows about the service's activity.  There is no
+ * per-request table: requests show only through what they wrote. */
+struct store_stats {
+	int window_s;		    /* of the windowed counts below */
+	int64_t outbox_pending;	    /* neither sent nor given up */
+	int64_t outbox_deferred;    /* pending, next attempt in the future */
+	int64_t outbox_failed;	    /* given up, kept for `mail retry` */
+	int64_t oldest_pending_s;   /* age of the oldest pending row; -1 none */
+	int64_t mail_sent;	    /* in the window */
+	int64_t tokens_issued;	    /* reset tokens issued in the window */
+	int64_t tokens_used;	    /* consumed by a password change */
+	int64_t tokens_expired;	    /* expired unused in the window */
+	int64_t tokens_invalidated; /* replaced by a newer token or a change */
+	int64_t password_changes;   /* audit_log 'password-changed' */
+};
+
+/* Fill *out in one statement (one snapshot). */
+enum store_rc store_stats(struct store *st, struct store_stats *out);
+
 /* ---- housekeeping ----------------------------------------------------- */
 
 /* Delete tokens expired/used/invalidated for more than a day, mail sent or

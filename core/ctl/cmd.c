@@ -204,6 +204,15 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .flags = CMD_F_DB | CMD_F_CHECK,
 	    .usage = "",
 	},
+    [CMD_STATS] =
+	{
+	    .group = "stats",
+	    .run = cmd_stats,
+	    .min_args = 0,
+	    .max_args = 0,
+	    .flags = CMD_F_DB,
+	    .usage = "",
+	},
 };
 _Static_assert(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]) == CMD__MAX,
 	       "command table out of step with enum ctl_cmd_id");

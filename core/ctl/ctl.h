@@ -66,6 +66,7 @@ enum ctl_cmd_id {
 	CMD_MAIL_DELIVER,
 	CMD_PURGE,
 	CMD_CHECK,
+	CMD_STATS,
 	CMD__MAX
 };
 
@@ -165,5 +166,7 @@ ctl_handler cmd_mail_list, cmd_mail_retry_check, cmd_mail_retry,
     cmd_mail_deliver;
 /* cmd_check.c */
 ctl_handler cmd_check;
+/* cmd_stats.c */
+ctl_handler cmd_stats;
 
 #endif

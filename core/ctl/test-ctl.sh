@@ -291,5 +291,64 @@ if [ -n "$SMTPPID" ]; then
 	expect out '^smtp 127.0.0.1:[0-9]+: ok$'
 fi
 
+# ---- stats -------------------------------------------------------------------
+# Nothing queued yet: no oldest age.
+run 0 stats
+expect out '^outbox_pending: 0$'
+expect out '^outbox_oldest_pending_s: -$'
+expect out '^requests: not recorded'
+run 2 stats extra
+run 1 -c "$DIR/down.conf" stats
+expect err '^pwreset-ctl: cannot reach the database'
+refute err 's3cr3t-pw'
+# Rows of every kind, with known ages, then the exact figures.  Rows older
+# than the window must not count.
+PSQL=$(command -v psql || echo "$PGBIN/psql")
+if "$PSQL" -X -q -v ON_ERROR_STOP=1 "$CONNINFO" >"$DIR/psql.log" 2>&1 <<'SQL'; then
+CREATE TEMP TABLE m AS SELECT id FROM member WHERE username = 'alice';
+INSERT INTO reset_token (member_id, token_hash, issued_at, expires_at,
+			 used_at, invalidated_at)
+SELECT m.id, decode(repeat(v.h, 32), 'hex'), now() - v.issued,
+	now() - v.issued + v.ttl, v.used, v.inval
+FROM m, (VALUES
+	('01', interval '1 minute', interval '1 hour', NULL::timestamptz, NULL::timestamptz),
+	('02', interval '5 minutes', interval '1 hour', now(), NULL),
+	('03', interval '50 minutes', interval '40 minutes', NULL, NULL),
+	('04', interval '3 hours', interval '1 hour', NULL, NULL),
+	('05', interval '10 minutes', interval '1 hour', NULL, now()),
+	('06', interval '2 hours', interval '3 hours', NULL, now() - interval '90 minutes')
+) AS v (h, issued, ttl, used, inval);
+INSERT INTO mail_outbox (kind, recipient, subject, message, created_at,
+			 next_attempt_at, sent_at, failed_at)
+VALUES
+	('change-password', 'a@example.org', 's', 'x', now() - interval '90 seconds', now(), NULL, NULL),
+	('change-password', 'b@example.org', 's', 'x', now() - interval '30 seconds', now() + interval '5 minutes', NULL, NULL),
+	('change-password', 'c@example.org', 's', 'x', now() - interval '2 days', now(), NULL, now() - interval '1 day'),
+	('change-password', 'd@example.org', 's', NULL, now() - interval '1 minute', now(), now() - interval '50 seconds', NULL),
+	('change-password', 'e@example.org', 's', NULL, now() - interval '3 hours', now(), now() - interval '2 hours', NULL);
+INSERT INTO audit_log (event, member_id, at) SELECT 'password-changed', id, now() FROM m;
+INSERT INTO audit_log (event, member_id, at) SELECT 'password-changed', id, now() - interval '2 hours' FROM m;
+INSERT INTO audit_log (event, member_id, at) SELECT 'something-else', id, now() FROM m;
+SQL
+	run 0 stats
+	expect out '^outbox_pending: 2$'
+	expect out '^outbox_deferred: 1$'
+	expect out '^outbox_failed: 1$'
+	expect out '^outbox_oldest_pending_s: (9[0-9])$'
+	expect out '^window_s: 3600$'
+	expect out '^mail_sent: 1$'
+	# issued within the hour: 01, 02, 03, 05
+	expect out '^tokens_issued: 4$'
+	expect out '^tokens_used: 1$'
+	# 03 expired 10 minutes ago unused; 04 expired 2 hours ago
+	expect out '^tokens_expired: 1$'
+	expect out '^tokens_invalidated: 1$'
+	expect out '^password_changes: 1$'
+else
+	echo "FAIL: could not insert the stats fixture:"
+	sed 's/^/  /' "$DIR/psql.log"
+	FAILS=$((FAILS + 1))
+fi
+
 echo "$COUNT runs, $FAILS failure(s)"
 [ "$FAILS" = 0 ]

@@ -54,7 +54,10 @@ def _drain_outbox(stack, timeout=5.0):
 
 @pytest.fixture(autouse=True)
 def fresh(stack):
-    if stack.sink_args:
+    # Put back what an earlier test changed or stopped.
+    if "postgres" not in stack.pids:
+        stack.start_pg_server()
+    if stack.sink_args or "smtp" not in stack.pids:
         stack.restart_sink()
     if stack.overrides != stack.base_overrides or not stack.pwreset_alive():
         stack.restart_pwreset()
