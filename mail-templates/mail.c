@@ -638,6 +638,7 @@ mail_render(const struct mail_templates *t, const char *const *sets,
 	in = (struct mime_input){
 	    .from = from,
 	    .to = to,
+	    .to_name = v[MAIL_VAR_MEMBER_FULLNAME],
 	    .subject = subject.p != NULL ? subject.p : "",
 	    .text = text.p != NULL ? text.p : "",
 	    .html = html.p != NULL ? html.p : "",

@@ -69,7 +69,8 @@ struct mail_message {
 };
 
 /*
- * Render kind for the recipient `to` (bare address) from `from` (a header
+ * Render kind for the recipient `to` (bare address; the To header shows
+ * member.fullname as its display name) from `from` (a header
  * value such as "pwreset <noreply@example.org>").  sets is a NULL-ended
  * preference list (NULL or "" entries are skipped); "default" is always
  * the last resort.  Message-ID is unique, on emaildomain.  Returns 0, or -1

@@ -308,48 +308,16 @@ is_atext_or_wsp(unsigned char c)
 	       (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
-/* From: the display name (RFC 2047 when not ASCII, else atoms or a
- * quoted-string) and the address in angle brackets. */
-static int
-write_from(struct strbuf *out, const char *from, char *err, size_t errlen)
+/* A mailbox header: the display name (RFC 2047 when not ASCII, else atoms
+ * or a quoted-string) and the address in angle brackets; the bare address
+ * when there is no name. */
+static void
+write_mailbox(struct strbuf *out, const char *header, const char *name,
+	      size_t n, const char *addr)
 {
-	char addr[MIME_ADDRESS_MAX + 1], name[MIME_HEADER_MAX + 1];
-	const char *b, *e, *lt;
-	size_t n = 0;
 	struct hdr h;
 
-	if (strlen(from) > MIME_HEADER_MAX || strpbrk(from, "\r\n")) {
-		set_err(err, errlen, "From: too long or holds a line break");
-		return -1;
-	}
-	if (mail_address_of(from, addr, sizeof(addr)) != 0) {
-		set_err(err, errlen, "From: holds no valid address");
-		return -1;
-	}
-	lt = strrchr(from, '<');
-	b = from;
-	e = lt != NULL ? lt : from;
-	while (b < e && is_wsp(*b))
-		b++;
-	while (e > b && is_wsp(e[-1]))
-		e--;
-	if (e - b >= 2 && *b == '"' && e[-1] == '"') {
-		for (b++, e--; b < e; b++) {
-			if (*b == '\\' && b + 1 < e)
-				b++;
-			name[n++] = *b;
-		}
-	} else {
-		memcpy(name, b, (size_t)(e - b));
-		n = (size_t)(e - b);
-	}
-	name[n] = '\0';
-	if (!mime_utf8_valid(name, n)) {
-		set_err(err, errlen, "From: display name is not UTF-8");
-		return -1;
-	}
-
-	hdr_begin(&h, out, "From");
+	hdr_begin(&h, out, header);
 	if (n > 0) {
 		bool atoms = true;
 		size_t i;
@@ -384,6 +352,47 @@ write_from(struct strbuf *out, const char *from, char *err, size_t errlen)
 		hdr_unit(&h, " ", 1, addr, strlen(addr));
 	}
 	hdr_end(&h);
+}
+
+/* From: the configured value, split into display name and address. */
+static int
+write_from(struct strbuf *out, const char *from, char *err, size_t errlen)
+{
+	char addr[MIME_ADDRESS_MAX + 1], name[MIME_HEADER_MAX + 1];
+	const char *b, *e, *lt;
+	size_t n = 0;
+
+	if (strlen(from) > MIME_HEADER_MAX || strpbrk(from, "\r\n")) {
+		set_err(err, errlen, "From: too long or holds a line break");
+		return -1;
+	}
+	if (mail_address_of(from, addr, sizeof(addr)) != 0) {
+		set_err(err, errlen, "From: holds no valid address");
+		return -1;
+	}
+	lt = strrchr(from, '<');
+	b = from;
+	e = lt != NULL ? lt : from;
+	while (b < e && is_wsp(*b))
+		b++;
+	while (e > b && is_wsp(e[-1]))
+		e--;
+	if (e - b >= 2 && *b == '"' && e[-1] == '"') {
+		for (b++, e--; b < e; b++) {
+			if (*b == '\\' && b + 1 < e)
+				b++;
+			name[n++] = *b;
+		}
+	} else {
+		memcpy(name, b, (size_t)(e - b));
+		n = (size_t)(e - b);
+	}
+	name[n] = '\0';
+	if (!mime_utf8_valid(name, n)) {
+		set_err(err, errlen, "From: display name is not UTF-8");
+		return -1;
+	}
+	write_mailbox(out, "From", name, n, addr);
 	return 0;
 }
 
@@ -541,9 +550,17 @@ mime_build(const struct mime_input *in, struct strbuf *out, char *err,
 	char boundary[2 + 2 * MIME_RANDOM_BYTES + 1];
 	char from_addr[MIME_ADDRESS_MAX + 1];
 	const char *domain = in->domain;
+	const char *to_name = in->to_name != NULL ? in->to_name : "";
 
 	if (!mime_address_valid(in->to)) {
 		set_err(err, errlen, "recipient is not a valid address");
+		return -1;
+	}
+	if (strlen(to_name) > MIME_HEADER_MAX || strpbrk(to_name, "\r\n") ||
+	    !mime_utf8_valid(to_name, strlen(to_name))) {
+		set_err(err, errlen,
+			"recipient name too long, not UTF-8 or holds a line "
+			"break");
 		return -1;
 	}
 	if (strlen(in->subject) > MIME_HEADER_MAX ||
@@ -577,7 +594,7 @@ mime_build(const struct mime_input *in, struct strbuf *out, char *err,
 
 	if (write_from(out, in->from, err, errlen) != 0)
 		return -1;
-	strbuf_addf(out, "To: %s\r\n", in->to);
+	write_mailbox(out, "To", to_name, strlen(to_name), in->to);
 	write_subject(out, in->subject);
 	write_date(out);
 	strbuf_addf(out, "Message-ID: <%s@%s>\r\n", msgid, domain);

@@ -30,6 +30,7 @@ bool mime_address_valid(const char *addr);
 struct mime_input {
 	const char *from;    /* header value, e.g. "pwreset <a@b>" */
 	const char *to;	     /* bare address */
+	const char *to_name; /* display name of To, UTF-8; NULL or "" → none */
 	const char *subject; /* UTF-8, one line */
 	const char *text;    /* UTF-8, any line ends */
 	const char *html;    /* UTF-8, any line ends */
