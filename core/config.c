@@ -64,6 +64,7 @@ enum key {
 	KEY_SMTP_TIMEOUT,
 	KEY_MAIL_FROM,
 	KEY_MAIL_MAX_ATTEMPTS,
+	KEY_MAIL_RETRY_BASE,
 	KEY_PASSWORD_POLICY,
 	KEY_PASSWORD_MIN_LENGTH,
 	KEY_PASSWORD_BANNED_FILE,
@@ -206,6 +207,8 @@ static const struct ckey keys[KEY__MAX] = {
 			  "pwreset <noreply@localhost>"),
     [KEY_MAIL_MAX_ATTEMPTS] =
 	NUM("mail", "max_attempts", CT_INT, mail.max_attempts, 1, 100, "8"),
+    [KEY_MAIL_RETRY_BASE] =
+	NUM("mail", "retry_base", CT_INT, mail.retry_base, 1, 3600, "30"),
     [KEY_PASSWORD_POLICY] =
 	ENUM("password", "policy", password.policy, policy_names, "pageseeder"),
     [KEY_PASSWORD_MIN_LENGTH] =

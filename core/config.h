@@ -21,30 +21,34 @@ enum starttls_mode { STARTTLS_NO, STARTTLS_TRY, STARTTLS_REQUIRED };
 enum password_policy { POLICY_PAGESEEDER, POLICY_NIST };
 enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG };
 /* Ordered: a message is logged when its level <= the configured level. */
-enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO,
-		 LOG_LEVEL_DEBUG };
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG
+};
 
 struct config {
 	char *path; /* the file read */
 
 	struct {
 		char *conninfo; /* libpq; "" → PG* environment */
-		int timeout;    /* seconds: connect + statement timeout */
+		int timeout;	/* seconds: connect + statement timeout */
 	} database;
 
 	struct {
-		char *site_prefix;     /* "/ps"; may be "" */
-		char *hosturl;         /* "http://localhost:8080" */
-		char *emaildomain;     /* "localhost" */
-		int token_ttl;         /* seconds, 43200 */
-		int workers;           /* 0 → number of CPUs */
-		int max_requests;      /* per worker before recycling; 10000 */
-		size_t max_body;       /* bytes, 16384 */
-		char *listen;          /* "" (fd 0), "unix:/path", "host:port" */
-		int listen_mode;       /* octal mode of a unix socket, 0660 */
-		char *user;            /* "" → keep the current user */
-		int shutdown_timeout;  /* seconds, 10 */
-		char *template_dir;    /* "/usr/share/pwreset/mail-templates" */
+		char *site_prefix;    /* "/ps"; may be "" */
+		char *hosturl;	      /* "http://localhost:8080" */
+		char *emaildomain;    /* "localhost" */
+		int token_ttl;	      /* seconds, 43200 */
+		int workers;	      /* 0 → number of CPUs */
+		int max_requests;     /* per worker before recycling; 10000 */
+		size_t max_body;      /* bytes, 16384 */
+		char *listen;	      /* "" (fd 0), "unix:/path", "host:port" */
+		int listen_mode;      /* octal mode of a unix socket, 0660 */
+		char *user;	      /* "" → keep the current user */
+		int shutdown_timeout; /* seconds, 10 */
+		char *template_dir;   /* "/usr/share/pwreset/mail-templates" */
 		char *global_template; /* "" → only the default set */
 		char *link_template;   /* placeholders {hosturl} {member.id}
 					  {token} ... */
@@ -61,19 +65,20 @@ struct config {
 		char *host; /* "localhost" */
 		int port;   /* 25 */
 		enum starttls_mode starttls;
-		char *user;          /* "" → no AUTH */
+		char *user;	     /* "" → no AUTH */
 		char *password_file; /* read once, at start-up */
-		int timeout;         /* seconds, 10 */
+		int timeout;	     /* seconds, 10 */
 	} smtp;
 
 	struct {
-		char *from;       /* "pwreset <noreply@localhost>" */
+		char *from;	  /* "pwreset <noreply@localhost>" */
 		int max_attempts; /* 8 */
+		int retry_base;	  /* seconds before the first retry, 30 */
 	} mail;
 
 	struct {
 		enum password_policy policy;
-		int min_length;    /* NIST policy only: 15 (8 allowed) */
+		int min_length;	   /* NIST policy only: 15 (8 allowed) */
 		char *banned_file; /* "/usr/share/john/password.lst" */
 	} password;
 
@@ -85,7 +90,7 @@ struct config {
 	struct {
 		int per_identifier; /* step-1 requests per identifier, 5 */
 		int per_address;    /* requests per client address, 60 */
-		int window;         /* seconds, 3600 */
+		int window;	    /* seconds, 3600 */
 		int token_failures; /* wrong tokens per address, 10 */
 	} ratelimit;
 

@@ -23,7 +23,6 @@
 #include "mailer.h"
 
 #define MAILER_PASSWORD_MAX    1024 /* bytes in [smtp] password_file */
-#define MAILER_RETRY_BASE_S    30   /* first retry after about 30 s ... */
 #define MAILER_RETRY_MAX_S     3600 /* ... doubling up to an hour */
 #define MAILER_JITTER_PERMILLE 200  /* +-20 % */
 #define MAILER_LEASE_EXTRA_S   5
@@ -139,12 +138,12 @@ mailer_fini(struct mailer *m)
 	m->store = NULL;
 }
 
-/* min(3600, 30 * 2^(attempts - 1)) seconds, then +-20 % so that mail
- * queued together does not retry together. */
+/* min(3600, retry_base * 2^(attempts - 1)) seconds, then +-20 % so that
+ * mail queued together does not retry together. */
 static int
-mailer_backoff_s(int attempts)
+mailer_backoff_s(int retry_base, int attempts)
 {
-	long base = MAILER_RETRY_BASE_S;
+	long base = retry_base;
 	uint32_t r;
 	int i;
 
@@ -245,7 +244,8 @@ mailer_deliver(struct mailer *m, int64_t id)
 		permanent = sr == SMTP_PERMFAIL ||
 			    job.attempts >= cfg->mail.max_attempts;
 		if (!permanent)
-			retry_s = mailer_backoff_s(job.attempts);
+			retry_s = mailer_backoff_s(cfg->mail.retry_base,
+						   job.attempts);
 		rc = permanent ? MAILER_FAILED : MAILER_RETRY;
 		mailer_redact(shown, sizeof(shown), reason, job.recipient,
 			      domain);

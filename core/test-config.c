@@ -140,6 +140,7 @@ test_defaults(void **state)
 	assert_int_equal(c.smtp.timeout, 10);
 	assert_string_equal(c.mail.from, "pwreset <noreply@localhost>");
 	assert_int_equal(c.mail.max_attempts, 8);
+	assert_int_equal(c.mail.retry_base, 30);
 	assert_int_equal(c.password.policy, POLICY_PAGESEEDER);
 	assert_int_equal(c.password.min_length, 15);
 	assert_string_equal(c.password.banned_file,
@@ -592,6 +593,7 @@ static const char *const sample_keys[] = {
     "smtp.timeout",
     "mail.from",
     "mail.max_attempts",
+    "mail.retry_base",
     "password.policy",
     "password.min_length",
     "password.banned_file",
@@ -685,6 +687,7 @@ test_sample_config(void **state)
 	assert_int_equal(c.smtp.timeout, d.smtp.timeout);
 	assert_string_equal(c.mail.from, d.mail.from);
 	assert_int_equal(c.mail.max_attempts, d.mail.max_attempts);
+	assert_int_equal(c.mail.retry_base, d.mail.retry_base);
 	assert_int_equal(c.password.policy, d.password.policy);
 	assert_int_equal(c.password.min_length, d.password.min_length);
 	assert_string_equal(c.password.banned_file, d.password.banned_file);
@@ -695,7 +698,8 @@ test_sample_config(void **state)
 			 d.ratelimit.per_identifier);
 	assert_int_equal(c.ratelimit.per_address, d.ratelimit.per_address);
 	assert_int_equal(c.ratelimit.window, d.ratelimit.window);
-	assert_int_equal(c.ratelimit.token_failures, d.ratelimit.token_failures);
+	assert_int_equal(c.ratelimit.token_failures,
+			 d.ratelimit.token_failures);
 	assert_int_equal(c.log.target, d.log.target);
 	assert_int_equal(c.log.level, d.log.level);
 	config_free(&c);
