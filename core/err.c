@@ -23,9 +23,8 @@ static const struct {
 			     "Failed @Requires check: missing Group instance"},
     [PWR_E_MALFORMED] = {"0105", "Malformed request"},
     [PWR_E_TOO_LARGE] = {"0106", "Request body too large"},
-    [PWR_E_CONTENT_TYPE] = {"0107",
-			    "Content type must be "
-			    "application/x-www-form-urlencoded"},
+    [PWR_E_CONTENT_TYPE] = {"0107", "Content type must be "
+				    "application/x-www-form-urlencoded"},
     [PWR_E_RATE_LIMITED] = {"0108", "Too many requests"},
     [PWR_E_INTERNAL] = {"0500", "Internal error"},
     [PWR_E_UNAVAILABLE] = {"0503", "Service temporarily unavailable"},

@@ -23,12 +23,16 @@ struct mailer {
 };
 
 /* Prepare a mailer (reads the SMTP password file).  0, or -1 (logged). */
-int mailer_init(struct mailer *m, const struct config *cfg,
-		struct store *st);
+int mailer_init(struct mailer *m, const struct config *cfg, struct store *st);
 void mailer_fini(struct mailer *m); /* wipes the password */
 
-enum mailer_rc { MAILER_SENT, MAILER_RETRY, MAILER_FAILED, MAILER_IDLE,
-		 MAILER_DB_ERROR };
+enum mailer_rc {
+	MAILER_SENT,
+	MAILER_RETRY,
+	MAILER_FAILED,
+	MAILER_IDLE,
+	MAILER_DB_ERROR
+};
 
 /* One attempt on row id (id > 0) or on any due row (id == 0). */
 enum mailer_rc mailer_deliver(struct mailer *m, int64_t id);

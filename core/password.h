@@ -19,7 +19,7 @@
 enum pw_strength { PW_WEAK, PW_MEDIUM, PW_GOOD, PW_STRONG };
 
 #define PASSWORD_MAX_CP 100 /* 100 code points or more is refused */
-#define PHC_MAX         128 /* room for an Argon2id PHC string */
+#define PHC_MAX		128 /* room for an Argon2id PHC string */
 
 /* PageSeeder strength of a valid UTF-8 password (table + run/sequence
  * penalty), without the banned list. */
@@ -54,7 +54,6 @@ int password_hash(const struct config *cfg, const char *pw, char *phc,
 
 /* 0 when pw matches the PHC string, 1 when it does not, -1 on error.
  * Applies the same normalisation as password_hash under policy = nist. */
-int password_verify(const struct config *cfg, const char *phc,
-		    const char *pw);
+int password_verify(const struct config *cfg, const char *phc, const char *pw);
 
 #endif

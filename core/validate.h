@@ -9,8 +9,8 @@
 #include <stddef.h>
 
 #define USERNAME_MAX 100 /* characters of [A-Za-z0-9_.-] */
-#define EMAIL_MAX    99  /* "under 100 characters" */
-#define NAME_MAX_CP  50  /* first/last name, code points */
+#define EMAIL_MAX    99	 /* "under 100 characters" */
+#define NAME_MAX_CP  50	 /* first/last name, code points */
 
 /* Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool utf8_valid(const char *s, size_t len);

@@ -26,7 +26,7 @@ enum mail_var {
 	MAIL_VAR_EMAILDOMAIN,
 	MAIL_VAR_REASON, /* member | admin */
 	MAIL_VAR_TOKEN,
-	MAIL_VAR_LINK,     /* computed from link_template when NULL */
+	MAIL_VAR_LINK,	   /* computed from link_template when NULL */
 	MAIL_VAR_VALIDITY, /* "12 hours" */
 	MAIL_VAR_MEMBER_ID,
 	MAIL_VAR_MEMBER_USERNAME,
@@ -57,15 +57,15 @@ struct mail_templates;
  * kinds.  NULL on error, with "FILE: message" in err.
  */
 struct mail_templates *mail_templates_load(const char *dir,
-					   const char *link_template,
-					   char *err, size_t errlen);
+					   const char *link_template, char *err,
+					   size_t errlen);
 void mail_templates_free(struct mail_templates *t); /* NULL-safe */
 bool mail_templates_has_set(const struct mail_templates *t, const char *set);
 
 struct mail_message {
 	char *recipient; /* bare address */
-	char *subject;   /* decoded, UTF-8 */
-	char *text;      /* whole RFC 5322 message, CRLF line ends */
+	char *subject;	 /* decoded, UTF-8 */
+	char *text;	 /* whole RFC 5322 message, CRLF line ends */
 };
 
 /*

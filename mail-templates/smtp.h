@@ -8,8 +8,11 @@
 
 #include <stddef.h>
 
-enum smtp_starttls { SMTP_STARTTLS_NO, SMTP_STARTTLS_TRY,
-		     SMTP_STARTTLS_REQUIRED };
+enum smtp_starttls {
+	SMTP_STARTTLS_NO,
+	SMTP_STARTTLS_TRY,
+	SMTP_STARTTLS_REQUIRED
+};
 
 struct smtp_opts {
 	const char *host;

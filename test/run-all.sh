@@ -21,8 +21,7 @@
 # stacks' files.
 set -uo pipefail
 
-cd "$(dirname "$0")/.."
-ROOT=$PWD
+cd "$(dirname "$0")/.." || exit 1
 PY=/usr/bin/python3
 export PYTHONDONTWRITEBYTECODE=1
 
@@ -213,7 +212,7 @@ variant() {
 	stage "$name: end-to-end tests (nginx + pwreset + PostgreSQL + SMTP)"
 	PWRESET_BUILD=$(cd "$dir" && pwd) ASAN_OPTIONS=$e2e_asan \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		run_pytest "$name-e2e" 600 test/e2e
+		run_pytest "$name-e2e" 900 test/e2e
 }
 
 # ---- 1. dependencies --------------------------------------------------------
