@@ -31,7 +31,7 @@ static const char answer[] =
     "Referrer-Policy: no-referrer\r\n"
     "\r\n"
     "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
-    "<reset-password status=\"request-successful\" />";
+    "<reset-password status=\"request-successful\" />\n";
 
 static volatile sig_atomic_t stop;
 

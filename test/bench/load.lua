@@ -23,6 +23,7 @@ local tokens = {}
 local next_token = 1
 local tid = 0
 ok, bad, exhausted = 0, 0, 0
+bad_sample = ""
 
 local threads = {}
 local counter = 0
@@ -105,22 +106,32 @@ function response(status, headers, body)
 		ok = ok + 1
 	else
 		bad = bad + 1
+		if bad_sample == "" then
+			bad_sample = status .. " " .. (body or ""):sub(1, 160)
+		end
 	end
 end
 
 function done(summary, latency, requests)
-	local tok, tbad, tex = 0, 0, 0
+	local tok, tbad, tex, sample = 0, 0, 0, ""
 	for _, t in ipairs(threads) do
 		tok = tok + t:get("ok")
 		tbad = tbad + t:get("bad")
 		tex = tex + t:get("exhausted")
+		if sample == "" then
+			sample = t:get("bad_sample")
+		end
 	end
+	-- JSON string: keep printable ASCII, escape quotes and backslashes.
+	sample = sample:gsub("[^%w%p ]", " "):gsub("[\\\"]", "'")
 	local e = summary.errors
 	io.write(string.format(
 	    'BENCH {"requests": %d, "duration_us": %d, "ok": %d, "bad": %d, ' ..
 	    '"exhausted": %d, "socket_errors": %d, "status_errors": %d, ' ..
-	    '"timeouts": %d, "p50_us": %d, "p99_us": %d, "max_us": %d}\n',
+	    '"timeouts": %d, "p50_us": %d, "p99_us": %d, "max_us": %d, ' ..
+	    '"bad_sample": "%s"}\n',
 	    summary.requests, summary.duration, tok, tbad, tex,
 	    e.connect + e.read + e.write, e.status, e.timeout,
-	    latency:percentile(50), latency:percentile(99), latency.max))
+	    latency:percentile(50), latency:percentile(99), latency.max,
+	    sample))
 end
