@@ -31,6 +31,14 @@
 #define MAILER_REASON_MAX      512
 #define MAILER_ADDRESS_MAX     320
 
+/* A claim must outlast the attempt, or another mailer (the mailer process
+ * against a worker's step-2 attempt, or a second host) claims the row
+ * again and the member gets the mail twice.  smtp.c bounds each wait by
+ * [smtp] timeout, not the session: connect, greeting, EHLO, STARTTLS, the
+ * TLS handshake, EHLO, AUTH, MAIL, RCPT, DATA, the transfer, the final
+ * reply and QUIT can each take that long. */
+#define MAILER_LEASE_WAITS 16
+
 static const enum smtp_starttls starttls_map[] = {
     [STARTTLS_NO] = SMTP_STARTTLS_NO,
     [STARTTLS_TRY] = SMTP_STARTTLS_TRY,
@@ -199,8 +207,10 @@ mailer_deliver(struct mailer *m, int64_t id)
 	bool permanent;
 	int retry_s = 0;
 
-	src = store_mail_claim(
-	    m->store, id, 2 * cfg->smtp.timeout + MAILER_LEASE_EXTRA_S, &job);
+	src = store_mail_claim(m->store, id,
+			       MAILER_LEASE_WAITS * cfg->smtp.timeout +
+				   MAILER_LEASE_EXTRA_S,
+			       &job);
 	if (src == STORE_NOT_FOUND)
 		return MAILER_IDLE;
 	if (src != STORE_OK) {
@@ -262,7 +272,13 @@ mailer_deliver(struct mailer *m, int64_t id)
 		src = store_mail_failed(m->store, job.id, reason, permanent,
 					retry_s);
 	}
-	if (src != STORE_OK) {
+	if (src == STORE_NOT_FOUND) {
+		/* Another mailer recorded an outcome first: the lease ran
+		 * out during this attempt.  Not a database failure. */
+		log_warn("mail %" PRId64 ": outcome already recorded by "
+			 "another mailer (the attempt outlasted its claim)",
+			 job.id);
+	} else if (src != STORE_OK) {
 		/* The row stays leased and comes back after the lease: for a
 		 * sent mail that means one duplicate at worst, never a loss. */
 		log_error("mail %" PRId64 ": cannot record the outcome: %s",
