@@ -192,11 +192,18 @@ mailer_redact(char *out, size_t outlen, const char *reason, const char *rcpt,
 	out[o] = '\0';
 }
 
-enum mailer_rc
-mailer_deliver(struct mailer *m, int64_t id)
+int
+mailer_lease_s(const struct config *cfg)
 {
+	return MAILER_LEASE_WAITS * cfg->smtp.timeout + MAILER_LEASE_EXTRA_S;
+}
+
+/* One attempt on a claimed row, and its outcome recorded. */
+static enum mailer_rc
+mailer_attempt(struct mailer *m, const struct store_outbox_job *j)
+{
+	const struct store_outbox_job job = *j;
 	const struct config *cfg = m->cfg;
-	struct store_outbox_job job;
 	struct smtp_opts opts;
 	char from[MAILER_ADDRESS_MAX], reason[MAILER_REASON_MAX];
 	char shown[MAILER_REASON_MAX];
@@ -207,22 +214,6 @@ mailer_deliver(struct mailer *m, int64_t id)
 	bool permanent;
 	int retry_s = 0;
 
-	src = store_mail_claim(m->store, id,
-			       MAILER_LEASE_WAITS * cfg->smtp.timeout +
-				   MAILER_LEASE_EXTRA_S,
-			       &job);
-	if (src == STORE_NOT_FOUND)
-		return MAILER_IDLE;
-	if (src != STORE_OK) {
-		/* mailer_run() reports an unavailable database once. */
-		if (src == STORE_UNAVAILABLE)
-			log_debug("mail: cannot claim a row: %s",
-				  store_errmsg(m->store));
-		else
-			log_error("mail: cannot claim a row: %s",
-				  store_errmsg(m->store));
-		return MAILER_DB_ERROR;
-	}
 	domain = strrchr(job.recipient, '@');
 	domain = domain != NULL ? domain + 1 : "?";
 
@@ -285,8 +276,44 @@ mailer_deliver(struct mailer *m, int64_t id)
 			  job.id, store_errmsg(m->store));
 		rc = MAILER_DB_ERROR;
 	}
+	return rc;
+}
+
+enum mailer_rc
+mailer_deliver(struct mailer *m, int64_t id)
+{
+	struct store_outbox_job job;
+	enum store_rc src;
+	enum mailer_rc rc;
+
+	src = store_mail_claim(m->store, id, mailer_lease_s(m->cfg), &job);
+	if (src == STORE_NOT_FOUND)
+		return MAILER_IDLE;
+	if (src != STORE_OK) {
+		/* mailer_run() reports an unavailable database once. */
+		if (src == STORE_UNAVAILABLE)
+			log_debug("mail: cannot claim a row: %s",
+				  store_errmsg(m->store));
+		else
+			log_error("mail: cannot claim a row: %s",
+				  store_errmsg(m->store));
+		return MAILER_DB_ERROR;
+	}
+	rc = mailer_attempt(m, &job);
 	store_outbox_job_clear(&job);
 	return rc;
+}
+
+enum mailer_rc
+mailer_send_claimed(struct mailer *m, int64_t id, const char *recipient,
+		    const char *message)
+{
+	struct store_outbox_job job = {.id = id, .attempts = 1};
+
+	snprintf(job.recipient, sizeof job.recipient, "%s", recipient);
+	/* Borrowed: mailer_attempt() never frees it. */
+	job.message = (char *)message;
+	return mailer_attempt(m, &job);
 }
 
 static time_t

@@ -37,6 +37,15 @@ enum mailer_rc {
 /* One attempt on row id (id > 0) or on any due row (id == 0). */
 enum mailer_rc mailer_deliver(struct mailer *m, int64_t id);
 
+/* How long a claim lasts: one whole SMTP session at its slowest. */
+int mailer_lease_s(const struct config *cfg);
+
+/* One attempt on a row the caller wrote already claimed (its first attempt
+ * counted, see store_reset_complete()) and whose text it holds: no other
+ * mailer can take it first.  message is borrowed. */
+enum mailer_rc mailer_send_claimed(struct mailer *m, int64_t id,
+				   const char *recipient, const char *message);
+
 /* The mailer process's loop; 0 on a clean stop. */
 int mailer_run(struct mailer *m, volatile sig_atomic_t *stop);
 

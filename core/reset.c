@@ -321,6 +321,7 @@ step2_complete(struct ctx *c, const uint8_t h[TOKEN_HASH_LEN], bool via_key)
 	struct store_mail mail;
 	int64_t mail_id = 0;
 	enum store_rc rc;
+	bool sync;
 
 	/* Hash before the statement: no row lock is held during Argon2. */
 	if (password_hash(c->env->cfg, c->req->password, phc, sizeof phc) !=
@@ -336,8 +337,13 @@ step2_complete(struct ctx *c, const uint8_t h[TOKEN_HASH_LEN], bool via_key)
 	mail.recipient = msg.recipient;
 	mail.subject = msg.subject;
 	mail.message = msg.text;
-	rc = store_reset_complete(c->env->store, c->member.id, h, phc, &mail,
-				  c->req->client, &mail_id);
+	/* notify-async=false: the row is written claimed by this worker, so
+	 * the mailer process cannot take it first and the answer really
+	 * waits for this one attempt. */
+	sync = !c->req->notify_async && c->env->mailer != NULL;
+	rc = store_reset_complete(
+	    c->env->store, c->member.id, h, phc, &mail, c->req->client,
+	    sync ? mailer_lease_s(c->env->cfg) : 0, &mail_id);
 	if (store_failed(c, rc, "reset complete"))
 		goto out;
 	if (rc == STORE_NOT_FOUND) {
@@ -347,9 +353,11 @@ step2_complete(struct ctx *c, const uint8_t h[TOKEN_HASH_LEN], bool via_key)
 	}
 	log_info("member %" PRId64 ": password changed", c->member.id);
 	/* The member proved control of the mailbox: a synchronous attempt
-	 * leaks nothing.  Its outcome never changes the answer. */
-	if (!c->req->notify_async && c->env->mailer != NULL)
-		(void)mailer_deliver(c->env->mailer, mail_id);
+	 * leaks nothing.  Its outcome never changes the answer; a failure
+	 * leaves the row to the mailer's retries. */
+	if (sync)
+		(void)mailer_send_claimed(c->env->mailer, mail_id,
+					  msg.recipient, msg.text);
 	answer(c, RESET_PASSWORD_CHANGED);
 out:
 	explicit_bzero(phc, sizeof phc);

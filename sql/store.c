@@ -296,7 +296,7 @@ static const struct stmt_def {
      * `other` excludes the used token because it still looks unused in
      * the statement's snapshot.
      */
-    [STMT_RESET_COMPLETE] = {"reset_complete", 8,
+    [STMT_RESET_COMPLETE] = {"reset_complete", 9,
 			     "WITH used AS ("
 			     "UPDATE reset_token SET used_at = now() "
 			     "WHERE token_hash = $1::bytea "
@@ -322,9 +322,12 @@ static const struct stmt_def {
 			     "mail AS ("
 			     "INSERT INTO mail_outbox "
 			     "(kind, member_id, recipient, subject, "
-			     "message) "
+			     "message, claimed_until, attempts) "
 			     "SELECT $4::text, id, $5::text, $6::text, "
-			     "$7::text FROM mem RETURNING id), "
+			     "$7::text, CASE WHEN $9::int > 0 THEN now() + "
+			     "make_interval(secs => $9::int) END, "
+			     "CASE WHEN $9::int > 0 THEN 1 ELSE 0 END "
+			     "FROM mem RETURNING id), "
 			     "audit AS ("
 			     "INSERT INTO audit_log "
 			     "(event, member_id, client) "
@@ -1592,7 +1595,7 @@ enum store_rc
 store_reset_complete(struct store *st, int64_t member_id,
 		     const uint8_t hash[STORE_HASH_LEN], const char *phc,
 		     const struct store_mail *mail, const char *client,
-		     int64_t *mail_id)
+		     int claim_s, int64_t *mail_id)
 {
 	struct params p = {0};
 
@@ -1610,6 +1613,7 @@ store_reset_complete(struct store *st, int64_t member_id,
 	param_text(&p, mail->subject);
 	param_text(&p, mail->message);
 	param_text(&p, client ? client : "");
+	param_int(&p, claim_s > 0 ? claim_s : 0);
 	return store_returning_id(st, STMT_RESET_COMPLETE, &p, mail_id);
 }
 

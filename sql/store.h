@@ -145,12 +145,16 @@ enum store_rc store_token_valid(struct store *st, int64_t member_id,
  * STORE_NOT_FOUND), store phc, set password_changed_at, clear the lock and
  * the failed-login count, invalidate the member's other tokens, write the
  * mail to the outbox and an audit row (client address, no secret).
+ * claim_s > 0 writes the mail already claimed by the caller for claim_s
+ * seconds, its first attempt counted (the caller sends it itself, see
+ * mailer_send_claimed()); 0 leaves it to the mailers.
  */
 enum store_rc store_reset_complete(struct store *st, int64_t member_id,
 				   const uint8_t hash[STORE_HASH_LEN],
 				   const char *phc,
 				   const struct store_mail *mail,
-				   const char *client, int64_t *mail_id);
+				   const char *client, int claim_s,
+				   int64_t *mail_id);
 
 /* ---- rate limits ---------------------------------------------------- */
 

@@ -592,7 +592,7 @@ test_tokens(void **state)
 	sleep_ms(2000);
 	assert_int_equal(store_token_valid(st, bob, h3), STORE_NOT_FOUND);
 	assert_int_equal(store_reset_complete(st, bob, h3, PHC, &mail_changed,
-					      "192.0.2.1", &mid),
+					      "192.0.2.1", 0, &mid),
 			 STORE_NOT_FOUND);
 
 	/* Step 2: once. */
@@ -608,10 +608,10 @@ test_tokens(void **state)
 	    "password_changed_at = NULL WHERE username = 'bob'");
 
 	assert_int_equal(store_reset_complete(st, alice, h4, PHC, &mail_changed,
-					      "192.0.2.1", &mid),
+					      "192.0.2.1", 0, &mid),
 			 STORE_NOT_FOUND);
 	assert_int_equal(store_reset_complete(st, bob, h4, PHC, &mail_changed,
-					      "192.0.2.1", &mid),
+					      "192.0.2.1", 0, &mid),
 			 STORE_OK);
 	assert_true(mid > 0);
 	assert_int_equal(find("bob", NULL, 0, &m), STORE_OK);
@@ -648,7 +648,8 @@ test_tokens(void **state)
 
 	/* Used: never again, and nothing else changes. */
 	assert_int_equal(store_reset_complete(st, bob, h4, "$argon2id$other",
-					      &mail_changed, "192.0.2.1", &mid),
+					      &mail_changed, "192.0.2.1", 0,
+					      &mid),
 			 STORE_NOT_FOUND);
 	assert_int_equal(sql_int("SELECT count(*) FROM audit_log WHERE "
 				 "event = 'password-changed'"),
@@ -671,7 +672,7 @@ race_complete(struct store *s, int out, void *arg)
 
 	(void)out;
 	return store_reset_complete(s, a->member, a->hash, PHC, &mail_changed,
-				    "192.0.2.9", &mid);
+				    "192.0.2.9", 0, &mid);
 }
 
 /* Many requests with one token at once: exactly one wins. */

@@ -538,14 +538,11 @@ def test_slow_relay_and_two_mailers_send_once(stack, restart):
     assert "cannot record the outcome" not in logs, logs[-3000:]
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug: the row written by step 2 is NOTIFYed at commit, so the "
-    "mailer process usually claims it before the worker's own attempt "
-    "(mailer_deliver(m, id) then finds it leased and returns at once)"))
 def test_step2_sync_waits_for_its_attempt(stack):
     # SPEC §7: notify-async=false waits for one delivery attempt.  Against
     # a relay that takes 2 s to accept the message, every such answer must
-    # take about that long; three rounds, as the race is won now and then.
+    # take about that long: the row is written claimed by the worker, so
+    # the mailer process cannot win the race for it (three rounds).
     add_member(stack, "alice", email=ALICE)
     stack.restart_sink("--delay", "2")
     waited = []
