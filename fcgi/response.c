@@ -110,10 +110,20 @@ utf8_seqlen(unsigned char c)
 	return 0;
 }
 
+/* U+FFFE and U+FFFF: valid UTF-8, but not XML 1.0 characters (its Char
+ * production stops at U+FFFD), so not even a character reference helps. */
+static bool
+is_xml_nonchar(const char *s, size_t n)
+{
+	return n == 3 && memcmp(s, "\xef\xbf", 2) == 0 &&
+	       ((unsigned char)s[2] == 0xbe || (unsigned char)s[2] == 0xbf);
+}
+
 /*
  * The path as it may appear in XML or JSON: valid UTF-8, no control
- * characters (XML 1.0 cannot even escape most of them), at most
- * RESPONSE_PATH_MAX input bytes.  Anything else becomes U+FFFD.
+ * characters (XML 1.0 cannot even escape most of them) and no U+FFFE or
+ * U+FFFF, at most RESPONSE_PATH_MAX input bytes.  Anything else becomes
+ * U+FFFD.
  */
 static void
 path_clean(struct buf *out, const char *path, size_t len)
@@ -128,6 +138,11 @@ path_clean(struct buf *out, const char *path, size_t len)
 		unsigned char c = (unsigned char)path[i];
 		size_t n = utf8_seqlen(c);
 
+		if (n == 3 && n <= len - i && is_xml_nonchar(path + i, n)) {
+			buf_add(out, repl, sizeof(repl) - 1);
+			i += n;
+			continue;
+		}
 		if (n == 0 || n > len - i || !utf8_valid(path + i, n) ||
 		    urlenc_has_control(path + i, n)) {
 			/* A sequence cut by the length cap ends the path. */

@@ -115,6 +115,12 @@ test_error_escaped_path(void **state)
 		XML_DECL "<error id=\"0102\"><request>/\xef\xbf\xbd[31m"
 			 "</request><message>Unknown service</message>"
 			 "</error>\n");
+	/* U+FFFE and U+FFFF are valid UTF-8 but no XML characters: found by
+	 * test/fuzz/fuzz-route (expat refused the answer). */
+	body_is(FORMAT_XML, &r, "/\xef\xbf\xbf\xef\xbf\xbe\xef\xbf\xbd",
+		XML_DECL "<error id=\"0102\"><request>/\xef\xbf\xbd\xef\xbf"
+			 "\xbd\xef\xbf\xbd</request><message>Unknown service"
+			 "</message></error>\n");
 	/* No path at all. */
 	body_is(FORMAT_JSON, &r, NULL,
 		"{\"id\":\"0102\",\"request\":\"\",\"message\":\"Unknown "

@@ -167,12 +167,15 @@ xml_valid(const char *body, size_t len, struct xml_state *st)
 }
 #endif
 
-/* Is path[0..len) echoed unchanged (valid UTF-8, no controls, short)? */
+/* Is path[0..len) echoed unchanged (valid UTF-8, no controls, no U+FFFE
+ * or U+FFFF, short)? */
 static bool
 path_is_clean(const char *path, size_t len)
 {
 	return len <= RESPONSE_PATH_MAX && utf8_valid(path, len) &&
-	       !urlenc_has_control(path, len);
+	       !urlenc_has_control(path, len) &&
+	       !memmem(path, len, "\xef\xbf\xbe", 3) &&
+	       !memmem(path, len, "\xef\xbf\xbf", 3);
 }
 
 static void
