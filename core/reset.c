@@ -422,17 +422,53 @@ pad_to_floor(const struct timespec *start, int floor_ms)
 		;
 }
 
-/* Step 1 that issues nothing still counts its identifier: the same one
- * write as step1_issue().  false (answer set) when the store failed. */
-static bool
-count_identifier(struct ctx *c)
+/* Leave step 1's one write for reset_finish(): issue (a known, allowed
+ * member) or only count the identifier. */
+static void
+defer(struct ctx *c, bool issue)
 {
-	int64_t n;
-	enum store_rc rc;
+	struct reset_pending *p = &c->env->pending;
 
-	rc = store_ratelimit_hit(c->env->store, c->idkey,
-				 c->env->cfg->ratelimit.window, 1, &n);
-	return !store_failed(c, rc, "rate limit");
+	p->active = true;
+	p->issue = issue;
+	memcpy(p->idkey, c->idkey, sizeof p->idkey);
+	p->member = c->member;
+	p->on_group = c->on_group;
+	p->group = c->group;
+	p->by_admin = c->admin_caller && c->caller.id != c->member.id;
+}
+
+void
+reset_finish(struct reset_env *env)
+{
+	struct reset_pending *p = &env->pending;
+	struct reset_result res = {0};
+	struct ctx c = {.env = env, .res = &res};
+	int64_t n;
+
+	if (!p->active)
+		return;
+	if (p->issue) {
+		c.member = p->member;
+		c.on_group = p->on_group;
+		c.group = p->group;
+		c.admin_caller = p->by_admin;
+		c.caller.id = -1;
+		memcpy(c.idkey, p->idkey, sizeof c.idkey);
+		step1_issue(&c);
+	} else {
+		(void)store_failed(
+		    &c,
+		    store_ratelimit_hit(env->store, p->idkey,
+					env->cfg->ratelimit.window, 1, &n),
+		    "rate limit");
+	}
+	if (res.err != PWR_OK)
+		log_warn("step 1: the answer went out but the deferred write "
+			 "failed (%s); the member may ask again",
+			 pwr_err_id(res.err));
+	explicit_bzero(&c, sizeof c);
+	explicit_bzero(p, sizeof *p);
 }
 
 /* Rules 2–12 once the caller and the group are known. */
@@ -470,8 +506,14 @@ decide(struct ctx *c, const char *secret, bool via_key)
 		if (!ratelimit_key(c, "id:", ident, c->idkey))
 			return;
 	}
-	/* Rule 4 */
-	if (req->email != NULL || req->username != NULL) {
+	/* Rule 4.  A username outside [A-Za-z0-9_.-] names no member: the
+	 * database's Unicode lower() would otherwise fold some onto one
+	 * ('ALİCE' → 'alice', KELVIN SIGN → 'k'), and each such spelling
+	 * would be a fresh per-identifier budget (the limit key folds ASCII
+	 * only).  Emails are ASCII already (rule 3). */
+	if (req->username != NULL && !validate_username(req->username)) {
+		rc = STORE_NOT_FOUND;
+	} else if (req->email != NULL || req->username != NULL) {
 		rc = store_member_find(c->env->store, req->username, req->email,
 				       gid, &c->member);
 	} else {
@@ -484,8 +526,8 @@ decide(struct ctx *c, const char *secret, bool via_key)
 	if (store_failed(c, rc, "member lookup"))
 		return;
 	if (rc == STORE_NOT_FOUND) {
-		if (step1 && !count_identifier(c))
-			return;
+		if (step1)
+			defer(c, false);
 		if (c->admin_caller)
 			fail(c, PWR_E_MEMBER_UNKNOWN);
 		else
@@ -501,21 +543,19 @@ decide(struct ctx *c, const char *secret, bool via_key)
 	else if (c->member.email[0] == '\0')
 		fail(c, PWR_E_NO_EMAIL);
 	if (c->res->err != PWR_OK) {
-		enum pwr_err refusal = c->res->err;
-
-		if (step1 && !count_identifier(c))
-			return;
+		if (step1)
+			defer(c, false);
 		if (hide)
 			answer(c, RESET_REQUEST_SUCCESSFUL);
-		else
-			fail(c, refusal);
 		return;
 	}
-	/* Rule 8, or rules 9–12 */
-	if (step1)
-		step1_issue(c);
-	else
+	/* Rule 8 (after the answer, see reset_finish()), or rules 9–12 */
+	if (step1) {
+		defer(c, true);
+		answer(c, RESET_REQUEST_SUCCESSFUL);
+	} else {
 		step2(c, secret, via_key);
+	}
 }
 
 void
@@ -530,6 +570,7 @@ reset_handle(struct reset_env *env, const struct reset_request *req,
 	struct timespec start;
 
 	memset(res, 0, sizeof *res);
+	explicit_bzero(&env->pending, sizeof env->pending);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 
 	if (req->client != NULL) {

@@ -17,7 +17,24 @@
 #include "../mail-templates/mail.h"
 #include "../sql/store.h"
 
-/* Process-lifetime state of a worker; everything borrowed. */
+/*
+ * Step 1's one write — issue a token and queue its email for a known,
+ * allowed member, or only count the identifier — is done after the answer
+ * has gone (reset_finish()), so that known and unknown identifiers answer
+ * after exactly the same work (SPEC §7, uniform step 1).  Filled by
+ * reset_handle(), consumed and wiped by reset_finish().
+ */
+struct reset_pending {
+	bool active;
+	bool issue; /* else only count the identifier */
+	uint8_t idkey[STORE_HASH_LEN];
+	struct store_member member;
+	bool on_group;
+	struct store_group group;
+	bool by_admin; /* an admin asked for someone else: reason "admin" */
+};
+
+/* Process-lifetime state of a worker; everything borrowed but pending. */
 struct reset_env {
 	const struct config *cfg;
 	struct store *store;
@@ -28,6 +45,7 @@ struct reset_env {
 	 * that needs it (the database may be down when the worker starts). */
 	bool hmac_loaded;
 	unsigned char hmac_key[32];
+	struct reset_pending pending; /* one request at a time */
 };
 
 enum reset_route { RESET_ROUTE_MEMBERS, RESET_ROUTE_GROUP };
@@ -60,5 +78,10 @@ struct reset_result {
 
 void reset_handle(struct reset_env *env, const struct reset_request *req,
 		  struct reset_result *res);
+
+/* Call once the answer of reset_handle() has been sent (it may be a no-op):
+ * does step 1's deferred write.  A failure is logged only — the answer is
+ * out, and it never depended on it. */
+void reset_finish(struct reset_env *env);
 
 #endif

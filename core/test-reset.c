@@ -93,6 +93,7 @@ run(struct reset_request req)
 	if (req.client == NULL)
 		req.client = default_client;
 	reset_handle(&env, &req, &res);
+	reset_finish(&env);
 	return res;
 }
 

@@ -2,7 +2,7 @@
  * worker.c — the responder and mailer processes (see worker.h).
  *
  * A responder loops: wait for work → FCGX_Accept_r → route → parse →
- * reset_handle → answer → FCGX_Finish_r → free the request.
+ * reset_handle → answer → FCGX_Finish_r → reset_finish → free the request.
  *
  * Stopping without a race: SIGTERM and SIGINT stay blocked except inside
  * ppoll(), which unblocks them atomically while waiting for the listening
@@ -263,6 +263,9 @@ worker_serve(struct worker *w, FCGX_Request *req)
 		 res.err == PWR_OK ? response_status_name(res.status)
 				   : pwr_err_id(res.err),
 		 elapsed_ms(&t0), rq.client);
+	/* Step 1's write comes after the answer has gone, so that known and
+	 * unknown identifiers answer after the same work. */
+	reset_finish(&w->env);
 
 	/* Everything of this request dies here, in one place. */
 	request_free(&rq);

@@ -13,10 +13,11 @@ import collections
 import json
 import os
 import re
+import time
 import xml.etree.ElementTree as ET
 
 import sweep
-from pwr import JSON_TYPE, XML_TYPE, add_member, admin_token, ctl_ok
+from pwr import SETTLE, JSON_TYPE, XML_TYPE, add_member, admin_token, ctl_ok
 
 SEED = int(os.environ.get("PWRESET_SWEEP_SEED", "20240601"))
 TOTAL = 1000
@@ -198,6 +199,7 @@ def test_input_sweep(stack, restart):
         len(failures), "\n".join(failures[:40]))
     assert stack.pwreset_alive()
     assert workers(stack) == pids, "a worker died or was replaced"
+    time.sleep(SETTLE)  # a step-1 write follows its answer
     after = snapshot(stack)
     changed = [t for t in before if before[t] != after.get(t)]
     assert not changed, "tables written by the sweep: %s\n%s" % (
