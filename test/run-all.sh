@@ -250,7 +250,35 @@ else
 		-Db_sanitize=address,undefined -Db_lundef=false
 fi
 
-# ---- 5. formatting ----------------------------------------------------------
+# ---- 5. valgrind, fuzzing, man pages ----------------------------------------
+stage "valgrind: the unit tests of $BUILD"
+if [ -n "${PWRESET_TEST_PG:-}" ]; then
+	"$PY" test/stack.py pg-fresh --dir "$PGDIR" >/dev/null ||
+		echo "warning: could not re-create the test database"
+fi
+if timeout -k 30 900 bash test/valgrind.sh "$BUILD" </dev/null; then
+	add valgrind 1 0 0
+else
+	add valgrind 0 1 0
+fi
+
+FUZZ_SECONDS=${PWRESET_FUZZ_SECONDS:-45}
+stage "fuzz: libFuzzer, ASan+UBSan, $FUZZ_SECONDS s per target"
+if FUZZ_BUILD=$ROOT/$BUILD-fuzz timeout -k 30 900 \
+	bash test/fuzz/run.sh "$FUZZ_SECONDS" </dev/null; then
+	add fuzz 1 0 0
+else
+	add fuzz 0 1 0
+fi
+
+stage "man pages: mandoc -Tlint -Wwarning"
+if mandoc -Tlint -Wwarning contrib/man/*.[0-9]; then
+	add man 1 0 0
+else
+	add man 0 1 0
+fi
+
+# ---- 6. formatting ----------------------------------------------------------
 stage "clang-format --dry-run --Werror"
 mapfile -t SOURCES < <(find . \( -path './build*' -o -path ./.git -o \
 	-path ./.stack \) -prune -o \( -name '*.c' -o -name '*.h' \) -type f \
