@@ -67,8 +67,7 @@ child(uint32_t m, uint32_t t, uint32_t p, double deadline, int fd)
 		if (now_s() <= deadline)
 			count++;
 	}
-	return write(fd, &count, sizeof count) == (ssize_t)sizeof count ? 0
-									: 1;
+	return write(fd, &count, sizeof count) == (ssize_t)sizeof count ? 0 : 1;
 }
 
 int

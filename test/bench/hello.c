@@ -70,7 +70,8 @@ main(int argc, char **argv)
 	if (argc > 1) {
 		errno = 0;
 		n = strtol(argv[1], &end, 10);
-		if (errno != 0 || *end != '\0' || n < 1 || n > HELLO_PROCS_MAX) {
+		if (errno != 0 || *end != '\0' || n < 1 ||
+		    n > HELLO_PROCS_MAX) {
 			fprintf(stderr, "usage: hello [NPROCS 1-%d]\n",
 				HELLO_PROCS_MAX);
 			return 2;
