@@ -264,7 +264,11 @@ fi
 
 FUZZ_SECONDS=${PWRESET_FUZZ_SECONDS:-45}
 stage "fuzz: libFuzzer, ASan+UBSan, $FUZZ_SECONDS s per target"
-if FUZZ_BUILD=$ROOT/$BUILD-fuzz timeout -k 30 900 \
+case $BUILD in
+/*) FUZZ_DIR=$BUILD-fuzz ;;
+*) FUZZ_DIR=$PWD/$BUILD-fuzz ;;
+esac
+if FUZZ_BUILD=$FUZZ_DIR timeout -k 30 900 \
 	bash test/fuzz/run.sh "$FUZZ_SECONDS" </dev/null; then
 	add fuzz 1 0 0
 else

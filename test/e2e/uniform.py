@@ -3,14 +3,18 @@ test_uniform.py and test/bench/step1_timing.py.
 
 Every identifier is used once (known: members made here, unknown: names
 no member has), so the per-identifier limit never answers instead of the
-code under test, and requests alternate known, unknown, known, … so that
-drift on a busy machine hits both sides alike.  Timed from the client:
+code under test; known and unknown requests come in one shuffled sequence
+with a short pause between them (see measure()).  Timed from the client:
 one new connection through nginx per request, as an attacker sees it."""
 
+import random
 import statistics
 import time
 
 from pwr import MEMBERS, assert_ok
+
+SEED = 20261125
+GAP = 0.025  # seconds between requests, see measure()
 
 
 def add_known(stack, n, prefix="uk"):
@@ -34,7 +38,8 @@ def timed_post(stack, path, form):
 
 def measure(stack, rounds, path=MEMBERS, warmup=10, field="member-username",
             prefix="uk"):
-    """(known, unknown): rounds latencies (seconds) each, interleaved."""
+    """(known, unknown): rounds latencies (seconds) each, measured in one
+    shuffled sequence."""
     known = add_known(stack, rounds + warmup, prefix)
     unknown = ["%s-nobody%06d" % (prefix, i) for i in range(rounds + warmup)]
 
@@ -45,10 +50,22 @@ def measure(stack, rounds, path=MEMBERS, warmup=10, field="member-username",
     for i in range(warmup):
         timed_post(stack, path, {field: ident(known[i])})
         timed_post(stack, path, {field: ident(unknown[i])})
+    # A known identifier's token and email are written, and the email
+    # delivered, just after its answer; back to back, that background work
+    # slows whichever request comes next and the medians would compare the
+    # neighbours, not the requests.  A pause lets it finish, so each
+    # request is timed as an attacker probing one identifier sees it; the
+    # order is shuffled (fixed seed) so drift hits both kinds alike.
+    order = [("k", i) for i in range(warmup, warmup + rounds)] + \
+            [("u", i) for i in range(warmup, warmup + rounds)]
+    random.Random(SEED).shuffle(order)
     k, u = [], []
-    for i in range(warmup, warmup + rounds):
-        k.append(timed_post(stack, path, {field: ident(known[i])}))
-        u.append(timed_post(stack, path, {field: ident(unknown[i])}))
+    for kind, i in order:
+        time.sleep(GAP)
+        if kind == "k":
+            k.append(timed_post(stack, path, {field: ident(known[i])}))
+        else:
+            u.append(timed_post(stack, path, {field: ident(unknown[i])}))
     return k, u
 
 
