@@ -1,7 +1,8 @@
 -- load.lua — the wrk script of test/bench/run.sh: POST bodies for the
 -- pwreset benchmarks, one request at a time per connection.
 --
---   wrk ... -s load.lua URL -- MODE NTHREADS [options]
+--   wrk ... -s load.lua URL -- MODE NTHREADS [MEMBERS KNOWN_PCT ADDRS
+--                                            [TOKENS PASSWORD [EXTRA]]]
 --
 -- MODE step1: form member-username=<user>, a known member (bench<N>, N in
 --             1..MEMBERS) for KNOWN_PCT % of requests, else an unknown
@@ -9,6 +10,7 @@
 -- MODE step2: member-username, token and member-password from the lines
 --             "username token" of TOKENS, each used once; expects
 --             password-changed.  A thread that runs out of tokens stops.
+--             EXTRA (e.g. "&notify-async=true") is appended to the body.
 -- MODE hello: the step-1 body to the transport ceiling (test/bench/hello.c).
 --
 -- Every request carries X-Forwarded-For: 127.1.x.y (one of ADDRS
@@ -18,10 +20,10 @@
 
 local mode, nthreads
 local members, known_pct, addrs = 10000, 50, 10000
-local tokens_path, password = nil, nil
+local tokens_path, password, extra = nil, nil, ""
 local tokens = {}
 local next_token = 1
-local tid = 0
+tid = 0 -- global: setup() sets it with thread:set()
 ok, bad, exhausted = 0, 0, 0
 bad_sample = ""
 
@@ -51,6 +53,7 @@ function init(args)
 	addrs = tonumber(opt(args, 5, addrs))
 	tokens_path = opt(args, 6, nil)
 	password = opt(args, 7, nil)
+	extra = opt(args, 8, "")
 	math.randomseed(os.time() * 1000 + tid * 7919)
 	wrk.method = "POST"
 	if mode == "step2" then
@@ -85,7 +88,7 @@ function request()
 			next_token = next_token + 1
 		end
 		body = "member-username=" .. t[1] .. "&token=" .. t[2] ..
-		    "&member-password=" .. password
+		    "&member-password=" .. password .. extra
 	else
 		local n = math.random(1, members)
 		if math.random(1, 100) <= known_pct then

@@ -1,0 +1,941 @@
+#!/usr/bin/python3
+"""bench.py — the driver of test/bench/run.sh (see test/bench/README.md).
+
+Starts the real stack of test/stack.py (PostgreSQL 15, the SMTP sink,
+pwreset under spawn-fcgi with the production defaults, nginx) plus the
+transport-ceiling responder hello.c behind the same nginx, measures, and
+prints one table.  Every figure is the median of RUNS runs; nothing is
+asserted: this is a measurement, not a test.
+
+Run it through run.sh, which builds pwreset and the helpers first.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SRC, "test"))
+
+import stack  # noqa: E402  test/stack.py, used as is
+
+LUA = os.path.join(HERE, "load.lua")
+STEP1_PATH = "/ps/service/members/resetpassword"
+HELLO_PATH = "/hello/service/members/resetpassword"
+PASSWORD = "Quartz-Violet-Harbor-8172!"  # passes the pageseeder policy
+ADDRS = 10000  # X-Forwarded-For addresses the load is spread over
+NCPU = os.cpu_count() or 1
+
+# The production defaults (core/config.c), except where a benchmark needs
+# otherwise; each exception is printed under the table.  None removes the
+# key that test/stack.py's base configuration sets, so the built-in
+# default applies.
+PRODUCTION = {
+    ("service", "workers"): None,  # 0 → one per CPU
+    ("service", "token_ttl"): None,
+    ("argon2", "m_cost"): None,  # 19456
+    ("argon2", "t_cost"): None,  # 2
+    ("smtp", "starttls"): None,
+    ("smtp", "timeout"): None,
+    ("mail", "max_attempts"): None,
+    ("ratelimit", "window"): None,
+    ("log", "level"): None,  # info: one line per request, as deployed
+}
+DEVIATIONS = {
+    ("ratelimit", "per_identifier"): "1000000",
+    ("ratelimit", "per_address"): "1000000",
+    ("ratelimit", "token_failures"): "1000000",
+    ("service", "trusted_proxies"): "127.0.0.1",
+    ("service", "max_requests"): "10000000",
+}
+DEVIATION_WHY = [
+    "ratelimit per_identifier/per_address/token_failures = 1000000: the "
+    "limits must not answer 0108 during a load test",
+    "trusted_proxies = 127.0.0.1: wrk sends X-Forwarded-For from %d "
+    "addresses, so the per-address counter is spread over rows as real "
+    "traffic is (not one hot row)" % ADDRS,
+    "max_requests = 10000000 (default 10000): the same worker must serve "
+    "100k requests for the RSS figure",
+]
+
+
+def log(msg):
+    print("bench: %s" % msg, file=sys.stderr, flush=True)
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+# ---- CPU used by processes that are not ours -------------------------------
+
+def _proc_times():
+    """{pid: (ppid, utime+stime+cutime+cstime in ticks)} of every process."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                s = f.read()
+        except OSError:
+            continue
+        rest = s[s.rfind(")") + 2:].split()
+        # fields from 3 on: state ppid ... utime(14) stime cutime cstime
+        out[int(d)] = (int(rest[1]), sum(int(x) for x in rest[11:15]))
+    return out
+
+
+def _busy_ticks():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    total = sum(v[:8])
+    return total - v[3] - v[4], total  # busy (not idle, not iowait), all
+
+
+class CpuMeter:
+    """Share of the machine's CPU used outside our process trees (other
+    programs on a shared machine, and kernel threads such as writeback)
+    while a measurement ran: a figure taken at 40 % other load is not
+    comparable with one taken on an idle machine."""
+
+    def __init__(self, roots):
+        self.roots = roots
+
+    def _ours(self):
+        procs = _proc_times()
+        roots = set(p for p in self.roots() if p)
+        total = 0
+        for pid, (ppid, t) in procs.items():
+            p, seen = pid, 0
+            while p > 1 and seen < 64:
+                if p in roots:
+                    total += t
+                    break
+                p = procs.get(p, (0, 0))[0]
+                seen += 1
+        return total
+
+    def start(self):
+        self.t0 = (_busy_ticks(), self._ours())
+
+    def foreign(self):
+        """Foreign busy share of all CPUs since start(), in %."""
+        (b0, a0), o0 = self.t0
+        b1, a1 = _busy_ticks()
+        o1 = self._ours()
+        if a1 <= a0:
+            self.ours = 0.0
+            return 0.0
+        self.ours = 100.0 * (o1 - o0) / (a1 - a0)
+        return max(0.0, 100.0 * ((b1 - b0) - (o1 - o0)) / (a1 - a0))
+
+
+# ---- the stack, with the hello responder behind the same nginx -------------
+
+class BenchStack(stack.Stack):
+    def __init__(self, hello_bin, **kw):
+        super().__init__(**kw)
+        self.hello_bin = hello_bin
+        self.hello_sock = os.path.join(self.run_dir, "hello.sock")
+
+    def nginx_conf(self):
+        conf = super().nginx_conf()
+        loc = ("\t\tlocation /hello/ {\n"
+               "\t\t\tinclude /etc/nginx/fastcgi_params;\n"
+               "\t\t\tfastcgi_pass unix:%s;\n"
+               "\t\t}\n" % self.hello_sock)
+        anchor = "\t\tlocation / { return 404; }"
+        if anchor not in conf:
+            raise stack.StackError("nginx_conf: no anchor for /hello/")
+        return conf.replace(anchor, loc + anchor)
+
+    def start(self):
+        super().start()
+        try:
+            self.start_hello()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_hello(self):
+        errf = os.path.join(self.workdir, "hello.log")
+        with open(errf, "ab") as err:
+            p = subprocess.Popen(
+                ["spawn-fcgi", "-n", "-s", self.hello_sock, "-M", "0666",
+                 "--", self.hello_bin, str(NCPU)],
+                stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                start_new_session=True, cwd=self.workdir)
+        self.procs["hello"] = p
+        self.pids["hello"] = p.pid
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if p.poll() is not None:
+                raise stack.StackError("hello exited:\n" + stack.tail(errf))
+            r = self.request("POST", HELLO_PATH, b"x=1", {
+                "Content-Type": "application/x-www-form-urlencoded"})
+            if r.status == 200:
+                return
+            time.sleep(0.1)
+        raise stack.StackError("hello not answering through nginx")
+
+    def stop(self):
+        pid = self.pids.pop("hello", None)
+        stack.stop_process(pid, "hello", proc=self.procs.pop("hello", None),
+                           timeout=10)
+        super().stop()
+
+    # -- pwreset's children ---------------------------------------------
+
+    def children(self):
+        """(worker pids, mailer pid) of the running supervisor: workers
+        share the supervisor's listening socket on fd 0; the mailer closed
+        it."""
+        sup = self.pids["pwreset"]
+        with open("/proc/%d/task/%d/children" % (sup, sup)) as f:
+            kids = [int(x) for x in f.read().split()]
+        listen = os.readlink("/proc/%d/fd/0" % sup)
+        workers, mailer = [], None
+        for k in kids:
+            try:
+                fd0 = os.readlink("/proc/%d/fd/0" % k)
+            except OSError:
+                fd0 = None
+            if fd0 == listen:
+                workers.append(k)
+            else:
+                mailer = k
+        return sorted(workers), mailer
+
+
+def vmrss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return None
+
+
+# ---- the measurements --------------------------------------------------------
+
+class Bench:
+    def __init__(self, args, s, bindir):
+        self.a = args
+        self.s = s
+        self.bin = bindir
+        self.rows = []  # the table
+        self.notes = []
+        self.url = "http://127.0.0.1:%d" % s.nginx_port
+        self.workers, self.mailer = s.children()
+        self.meter = CpuMeter(lambda: [os.getpid()] + list(
+            self.s.pids.values()))
+        self.served = 0  # requests sent to pwreset since the idle RSS
+
+    # -- table ----------------------------------------------------------
+
+    def row(self, section, what, median_v, unit, runs=(), p50=None,
+            p99=None, foreign=None, note=""):
+        self.rows.append(dict(section=section, what=what, median=median_v,
+                              unit=unit, runs=list(runs), p50=p50, p99=p99,
+                              foreign=foreign, note=note))
+
+    # -- helpers ----------------------------------------------------------
+
+    def sql(self, q, params=None):
+        return self.s.sql(q, params)
+
+    def mailer_pause(self):
+        if self.mailer and stack.pid_alive(self.mailer):
+            os.kill(self.mailer, signal.SIGSTOP)
+
+    def mailer_resume(self):
+        if self.mailer and stack.pid_alive(self.mailer):
+            os.kill(self.mailer, signal.SIGCONT)
+
+    def fresh_tables(self):
+        """Empty what step 1 writes, so series start from the same state
+        (the mailer is paused and holds no lock: its statements are
+        single-statement transactions)."""
+        self.sql("TRUNCATE rate_limit, reset_token, mail_outbox")
+        self.sql("VACUUM ANALYZE rate_limit, reset_token, mail_outbox")
+
+    def wrk(self, mode, path, conns, duration, extra=()):
+        threads = max(1, min(NCPU, conns))
+        cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % duration,
+               "--timeout", "10s", "-s", LUA, self.url + path, "--",
+               mode, str(threads)] + [str(x) for x in extra]
+        self.meter.start()
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True,
+                           timeout=duration + 60)
+        foreign = self.meter.foreign()
+        m = re.search(r"^BENCH (\{.*\})$", r.stdout, re.M)
+        if r.returncode != 0 or not m:
+            raise RuntimeError("wrk failed (%d):\n%s%s" % (
+                r.returncode, r.stdout, r.stderr))
+        res = json.loads(m.group(1))
+        res["rate"] = res["requests"] / (res["duration_us"] / 1e6)
+        res["ok_rate"] = res["ok"] / (res["duration_us"] / 1e6)
+        res["foreign"] = foreign
+        if res["bad"] or res["socket_errors"] or res["timeouts"]:
+            log("%s c=%d: %d unexpected answers (first: %s), %d socket "
+                "errors, %d timeouts" % (
+                    mode, conns, res["bad"], res["bad_sample"],
+                    res["socket_errors"], res["timeouts"]))
+        return res
+
+    def series(self, label, mode, path, conns, extra=(), rate_key="rate",
+               count_served=False):
+        runs = []
+        for i in range(self.a.runs):
+            r = self.wrk(mode, path, conns, self.a.duration, extra)
+            if count_served:
+                self.served += r["requests"]
+            log("%s c=%d run %d: %.0f req/s p50 %.1f ms p99 %.1f ms "
+                "(other CPU %.0f%%)" % (label, conns, i + 1, r[rate_key],
+                                          r["p50_us"] / 1e3,
+                                          r["p99_us"] / 1e3, r["foreign"]))
+            runs.append(r)
+        return dict(
+            rate=median([r[rate_key] for r in runs]),
+            runs=[r[rate_key] for r in runs],
+            p50=median([r["p50_us"] / 1e3 for r in runs]),
+            p99=median([r["p99_us"] / 1e3 for r in runs]),
+            foreign=median([r["foreign"] for r in runs]),
+            bad=sum(r["bad"] for r in runs),
+            requests=sum(r["requests"] for r in runs),
+            exhausted=sum(r.get("exhausted", 0) for r in runs))
+
+    def step1_extra(self, members):
+        return [members, self.a.known_pct, ADDRS]
+
+    def settle_stats(self):
+        """Idle backends report table statistics at most once a second
+        and otherwise only after 10 s idle: a few requests after a pause
+        make both workers' backends flush what they counted."""
+        time.sleep(1.2)
+        for i in range(4 * len(self.workers)):
+            self.s.post(STEP1_PATH, {"member-username": "nobody-settle%d" % i})
+        time.sleep(0.5)
+
+    def scans(self):
+        rows = self.sql(
+            "SELECT relname, seq_scan, coalesce(idx_scan, 0), "
+            "seq_tup_read FROM pg_stat_user_tables "
+            "WHERE relname IN ('member', 'reset_token', 'rate_limit', "
+            "'mail_outbox') ORDER BY relname")
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def rss(self):
+        return {p: vmrss_kib(p) for p in self.workers}
+
+    # -- phases -------------------------------------------------------------
+
+    def load_members(self, first, last):
+        t0 = time.monotonic()
+        self.sql(
+            "INSERT INTO member (id, username, email, firstname, lastname) "
+            "SELECT i, 'bench' || i, 'bench' || i || '@example.test', "
+            "'Bench', 'Member ' || i FROM generate_series(%s, %s) i",
+            (first, last))
+        self.sql("SELECT setval(pg_get_serial_sequence('member', 'id'), "
+                 "(SELECT max(id) FROM member))")
+        self.sql("VACUUM ANALYZE member")
+        return time.monotonic() - t0
+
+    def sample_mail(self):
+        """One real step-1 mail: its size sets the database ceiling's
+        message parameter, and it proves the mail path works."""
+        self.s.clear_mails()
+        r = self.s.post(STEP1_PATH, {"member-username": "bench1"})
+        if r.status != 200 or b"request-successful" not in r.body:
+            raise RuntimeError("step 1 failed: %s %r" % (r.status, r.body))
+        msgs = self.s.mails(1, timeout=20)
+        if not msgs:
+            raise RuntimeError("no mail from the mailer:\n" +
+                               stack.tail(self.s.log_path))
+        with open(msgs[0].path, "rb") as f:
+            raw = f.read().decode("utf-8", "replace")
+        self.subject = str(msgs[0]["Subject"])
+        self.message = raw
+        self.s.clear_mails()
+
+    def phase_transport(self):
+        for c in self.a.conns:
+            r = self.series("hello", "hello", HELLO_PATH, c,
+                            self.step1_extra(self.a.members))
+            self.row("ceiling", "transport: nginx → libfcgi hello",
+                     r["rate"], "req/s @%d" % c, r["runs"], r["p50"], r["p99"],
+                     r["foreign"])
+            self.transport[c] = r["rate"]
+
+    def pgbench_script(self):
+        out = subprocess.run(
+            [os.path.join(self.bin, "sqldump"), "ratelimit_hit",
+             "member_by_username", "reset_issue_limited"],
+            capture_output=True, text=True, check=True).stdout
+        sqls = dict(line.split("\t", 1) for line in out.splitlines())
+        # pgbench takes every ":name" for a variable, even inside a string
+        # literal: the to_char() format 'HH24:MI:SS' is spelled with chr(58)
+        # instead, a constant the planner folds (the one textual change).
+        for k in sqls:
+            sqls[k] = sqls[k].replace(
+                "HH24:MI:SS", "HH24' || chr(58) || 'MI' || chr(58) || 'SS")
+
+        def bind(sql, mapping):
+            # $n → a pgbench variable or expression; longest number first
+            # is implied by matching whole numbers.
+            return re.sub(r"\$(\d+)", lambda m: mapping[int(m.group(1))],
+                          sql)
+
+        hit_addr = bind(sqls["ratelimit_hit"], {
+            1: "sha256(int8send(:addr))", 2: ":window", 3: "1"})
+        hit_id = bind(sqls["ratelimit_hit"], {
+            1: "sha256(int8send(-:n::bigint))", 2: ":window", 3: "1"})
+        find_known = bind(sqls["member_by_username"], {
+            1: "('bench' || :n::text)"})
+        find_unknown = bind(sqls["member_by_username"], {
+            1: "('nobody' || :n::text)"})
+        issue = bind(sqls["reset_issue_limited"], {
+            1: ":n", 2: "sha256(int8send(:tok))", 3: ":ttl", 4: ":kind",
+            5: ":rcpt", 6: ":subject", 7: ":msg",
+            8: "sha256(int8send(:n))", 9: ":idlimit", 10: ":window"})
+        return "\n".join([
+            "-- generated by test/bench/bench.py from sql/store.c's stmts[]",
+            "\\set addr random(0, %d)" % (ADDRS - 1),
+            "\\set n random(1, :members)",
+            "\\set known random(1, 100) <= :known_pct",
+            "\\set tok random(1, 9223372036854775806)",
+            hit_addr + ";",
+            "\\if :known",
+            find_known + ";",
+            issue + ";",
+            "\\else",
+            find_unknown + ";",
+            hit_id + ";",
+            "\\endif",
+            ""])
+
+    def pgbench(self, clients, script, pgoptions=None):
+        env = dict(os.environ)
+        if pgoptions:
+            env["PGOPTIONS"] = pgoptions
+        cmd = ["pgbench", "-n", "-M", "prepared", "-c", str(clients),
+               "-j", str(max(1, min(NCPU, clients))),
+               "-T", str(self.a.duration), "-f", script,
+               "-h", self.s.pg_sock, "-p", str(self.s.pg_port),
+               "-U", "postgres",
+               "-D", "members=%d" % self.members_now,
+               "-D", "known_pct=%d" % self.a.known_pct,
+               "-D", "window=3600", "-D", "ttl=43200",
+               "-D", "idlimit=1000000",
+               "-D", "kind=reset-password-confirm",
+               "-D", "rcpt=bench@example.test",
+               "-D", "subject=%s" % self.subject,
+               "-D", "msg=%s" % self.message,
+               "pwreset"]
+        self.meter.start()
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, env=env, timeout=self.a.duration + 120)
+        foreign = self.meter.foreign()
+        m = re.search(r"^tps = ([0-9.]+) \(without initial", r.stdout, re.M)
+        lat = re.search(r"^latency average = ([0-9.]+) ms", r.stdout, re.M)
+        if r.returncode != 0 or not m:
+            raise RuntimeError("pgbench failed (%d):\n%s%s" % (
+                r.returncode, r.stdout, r.stderr))
+        return float(m.group(1)), float(lat.group(1)) if lat else None, \
+            foreign
+
+    def phase_database(self, workdir):
+        script = os.path.join(workdir, "step1.pgbench")
+        with open(script, "w") as f:
+            f.write(self.pgbench_script())
+        variants = [("database: pgbench, step-1 SQL", None,
+                     self.a.pg_clients)]
+        variants.append(("database: same, pwreset's session "
+                         "(force_custom_plan)",
+                         "-c plan_cache_mode=force_custom_plan",
+                         self.a.pg_custom_clients))
+        for label, opts, clients in variants:
+            for c in clients:
+                self.fresh_tables()
+                runs, lats, fs = [], [], []
+                for i in range(self.a.runs):
+                    tps, lat, foreign = self.pgbench(c, script, opts)
+                    log("%s c=%d run %d: %.0f TPS, %.2f ms avg (other CPU "
+                        "%.0f%%)" % (label, c, i + 1, tps, lat or 0,
+                                     foreign))
+                    runs.append(tps)
+                    lats.append(lat)
+                    fs.append(foreign)
+                self.row("ceiling", label, median(runs),
+                         "TPS @%d" % c, runs, foreign=median(fs),
+                         note="avg %.2f ms" % median(lats))
+                if opts is None:
+                    self.database[c] = median(runs)
+                else:
+                    self.database_custom[c] = median(runs)
+        self.fresh_tables()
+
+    def phase_argon2(self):
+        runs, fs = [], []
+        for i in range(self.a.runs):
+            self.meter.start()
+            r = subprocess.run(
+                [os.path.join(self.bin, "argon2rate"), "19456", "2", "1",
+                 str(self.a.duration), str(NCPU)],
+                capture_output=True, text=True, check=True)
+            fs.append(self.meter.foreign())
+            runs.append(float(r.stdout.split()[2]))
+            log("argon2 run %d: %.1f hashes/s (other CPU %.0f%%)"
+                % (i + 1, runs[-1], fs[-1]))
+        self.argon2 = median(runs)
+        self.row("ceiling", "Argon2id m=19456 t=2 p=1, %d processes" % NCPU,
+                 self.argon2, "hashes/s", runs, foreign=median(fs))
+
+    def phase_step1(self):
+        self.fresh_tables()
+        self.step1 = {}
+        # 32 connections last: the 1M-member series follows it.
+        order = sorted(self.a.conns, key=lambda c: (c == 32, c))
+        for c in order:
+            self.step1[c] = self.series(
+                "step1", "step1", STEP1_PATH, c,
+                self.step1_extra(self.a.members), rate_key="rate",
+                count_served=True)
+            self.step1_requests += self.step1[c]["requests"]
+        for c in self.a.conns:
+            r = self.step1[c]
+            self.row("pwreset", "step 1, %d%% known, %d members"
+                     % (self.a.known_pct, self.a.members), r["rate"],
+                     "req/s @%d" % c, r["runs"], r["p50"], r["p99"],
+                     r["foreign"],
+                     note="%d wrong answers" % r["bad"] if r["bad"] else "")
+
+    def phase_rss_topup(self):
+        target = self.a.rss_requests
+        deadline = time.monotonic() + self.a.topup_max
+        while self.served < target and time.monotonic() < deadline:
+            rate = self.step1.get(32, {}).get("rate") or 1000
+            need = target - self.served
+            secs = int(min(max(2, need / rate * 1.1 + 1),
+                           deadline - time.monotonic() + 1))
+            r = self.wrk("step1", STEP1_PATH, 32, max(1, secs),
+                         self.step1_extra(self.members_now))
+            self.served += r["requests"]
+            log("top-up to %d requests: %d so far" % (target, self.served))
+
+    def phase_step2(self):
+        """Password changes with fresh tokens, the default request (the
+        change-password mail is sent before the answer) and one with
+        notify-async=true, run by run in turn so both see the same
+        machine."""
+        variants = [("step 2, mail sent before the answer (default)", ""),
+                    ("step 2, notify-async=true", "&notify-async=true")]
+        need = int(max(200, (self.argon2 or 100) * self.a.duration * 2.5))
+        per_run = min(need, self.a.members //
+                      max(1, self.a.runs * len(variants)))
+        conns = self.a.step2_conns
+        res = {v[0]: [] for v in variants}
+        next_member = 1
+        for i in range(self.a.runs):
+            for label, extra in variants:
+                path = os.path.join(self.workdir, "tokens.txt")
+                rows = []
+                with open(path, "w") as f:
+                    for n in range(next_member, next_member + per_run):
+                        tok = secrets.token_urlsafe(24)  # 32 base64url
+                        rows.append((n,
+                                     hashlib.sha256(tok.encode()).digest()))
+                        f.write("bench%d %s\n" % (n, tok))
+                next_member += per_run
+                # Fresh tokens, stored as step 1 stores them (SHA-256 of
+                # the token's text), one per member, valid for an hour.
+                self.sql("INSERT INTO reset_token (member_id, token_hash, "
+                         "expires_at) SELECT *, now() + interval '1 hour' "
+                         "FROM unnest(%s::bigint[], %s::bytea[])",
+                         ([r[0] for r in rows], [r[1] for r in rows]))
+                r = self.wrk("step2", STEP1_PATH, conns, self.a.duration,
+                             [self.a.members, self.a.known_pct, ADDRS, path,
+                              PASSWORD, extra])
+                self.served += r["requests"]
+                self.s.clear_mails()
+                log("%s c=%d run %d: %.1f changes/s p50 %.0f ms p99 %.0f "
+                    "ms (other CPU %.0f%%)%s" % (
+                        label, conns, i + 1, r["ok_rate"], r["p50_us"] / 1e3,
+                        r["p99_us"] / 1e3, r["foreign"],
+                        " — RAN OUT OF TOKENS" if r["exhausted"] else ""))
+                res[label].append(r)
+        self.step2 = {}
+        for label, _ in variants:
+            rs = res[label]
+            bad = sum(r["bad"] for r in rs)
+            self.step2[label] = median([r["ok_rate"] for r in rs])
+            self.row("pwreset", label, self.step2[label],
+                     "changes/s @%d" % conns, [r["ok_rate"] for r in rs],
+                     median([r["p50_us"] / 1e3 for r in rs]),
+                     median([r["p99_us"] / 1e3 for r in rs]),
+                     median([r["foreign"] for r in rs]),
+                     note="%d answers not password-changed" % bad
+                     if bad else "")
+
+    def phase_mailer(self):
+        n = self.a.mail_n
+        # Whatever step 1 queued is not this measurement's.
+        self.sql("UPDATE mail_outbox SET sent_at = now(), message = NULL "
+                 "WHERE sent_at IS NULL AND failed_at IS NULL")
+        self.mailer_resume()
+        time.sleep(1.0)
+        runs, fs, short = [], [], 0
+        for i in range(self.a.runs):
+            self.sql("UPDATE mail_outbox SET sent_at = now(), message = NULL "
+                     "WHERE sent_at IS NULL AND failed_at IS NULL")
+            self.s.clear_mails()
+            self.meter.start()
+            t0 = time.monotonic()
+            self.sql("INSERT INTO mail_outbox (kind, member_id, recipient, "
+                     "subject, message) SELECT 'reset-password-confirm', i, "
+                     "'bench' || i || '@example.test', %s, %s "
+                     "FROM generate_series(1, %s) i",
+                     (self.subject, self.message, n))
+            left = n
+            deadline = t0 + self.a.mail_timeout
+            while time.monotonic() < deadline:
+                left = self.sql("SELECT count(*) FROM mail_outbox WHERE "
+                                "sent_at IS NULL AND failed_at IS NULL")[0][0]
+                if left == 0:
+                    break
+                time.sleep(0.02)
+            dt = time.monotonic() - t0
+            fs.append(self.meter.foreign())
+            got = len(self.s.mail_files())
+            rate = (n - left) / dt
+            runs.append(rate)
+            short = max(short, left)
+            log("mailer run %d: %d messages in %.2f s = %.0f/s, sink has %d "
+                "(other CPU %.0f%%)" % (i + 1, n - left, dt, rate, got,
+                                          fs[-1]))
+        self.s.clear_mails()
+        self.row("pwreset", "mailer, %d queued → sink" % n, median(runs),
+                 "messages/s", runs, foreign=median(fs),
+                 note="stopped after %.0f s with up to %d unsent"
+                 % (self.a.mail_timeout, short) if short else "")
+        self.mailer_pause()
+
+    def phase_big(self):
+        big = self.a.big_members
+        t = self.load_members(self.a.members + 1, big)
+        log("members %d → %d in %.1f s" % (self.a.members, big, t))
+        self.members_now = big
+        self.fresh_tables()
+        r = self.series("step1-1M", "step1", STEP1_PATH, 32,
+                        self.step1_extra(big), count_served=True)
+        self.big_requests = r["requests"]
+        self.row("pwreset", "step 1, %d%% known, %d members"
+                 % (self.a.known_pct, big), r["rate"], "req/s @32",
+                 r["runs"], r["p50"], r["p99"], r["foreign"],
+                 note="load %.0f s" % t)
+        self.big = r["rate"]
+
+    # -- the whole run --------------------------------------------------------
+
+    def run(self, workdir):
+        self.workdir = workdir
+        self.transport, self.database, self.database_custom = {}, {}, {}
+        self.argon2 = self.step2 = self.big = None
+        self.step1 = {}
+        self.step1_requests = 0
+        self.members_now = self.a.members
+
+        t = self.load_members(1, self.a.members)
+        log("%d members in %.1f s; workers %s, mailer %s" % (
+            self.a.members, t, self.workers, self.mailer))
+        rss_idle = self.rss()
+        self.sample_mail()  # with the mailer running
+        self.mailer_pause()
+        # Warm-up, not recorded: every worker has run every statement.
+        self.served += self.wrk("step1", STEP1_PATH, 32, 2,
+                                self.step1_extra(self.a.members))["requests"]
+        rss_warm = self.rss()
+        snaps = []  # (label, pg_stat_user_tables, step-1 requests)
+
+        def snap(label, reqs=0):
+            self.settle_stats()
+            snaps.append((label, self.scans(), reqs))
+
+        snap("start")
+        self.phase_transport()
+        self.phase_database(workdir)
+        snap("pgbench (plan_cache_mode auto, then force_custom_plan)")
+        self.phase_argon2()
+        self.phase_step2()
+        rss_step2 = self.rss()
+        served_step2 = self.served_per_worker()
+        snap("pwreset step 2")
+        self.phase_mailer()
+        # The 32-connection series comes last, so the 1M-member series
+        # that it is compared with follows it as closely as possible.
+        self.phase_step1()
+        snap("pwreset step 1, %d members" % self.a.members,
+             self.step1_requests)
+        if self.a.big_members > self.a.members:
+            self.phase_big()
+            snap("pwreset step 1, %d members" % self.a.big_members,
+                 self.big_requests)
+        self.phase_rss_topup()
+        rss_after = self.rss()
+        served_log = self.served_per_worker()
+        workers_now, _ = self.s.children()
+
+        for p in self.workers:
+            self.row("pwreset", "worker %d VmRSS: idle, warm, after step 2, "
+                     "after %d requests" % (p, served_log.get(p, 0)),
+                     rss_after.get(p), "KiB",
+                     [rss_idle.get(p), rss_warm.get(p), rss_step2.get(p),
+                      rss_after.get(p)],
+                     note="%+d KiB over the last %d requests" % (
+                         (rss_after.get(p) or 0) - (rss_step2.get(p) or 0),
+                         served_log.get(p, 0) - served_step2.get(p, 0)))
+        if workers_now != self.workers:
+            self.notes.append("workers changed during the RSS phase: %s → %s"
+                              % (self.workers, workers_now))
+
+        self.ratios()
+        self.print_table()
+        self.print_scans(snaps)
+
+    def served_per_worker(self):
+        counts = {}
+        pat = re.compile(r"pwreset\[(\d+)\] info: POST ")
+        with open(self.s.log_path, "rb") as f:
+            for line in f:
+                m = pat.search(line.decode("utf-8", "replace"))
+                if m:
+                    p = int(m.group(1))
+                    counts[p] = counts.get(p, 0) + 1
+        return counts
+
+    def ratios(self):
+        db = max(self.database.values()) if self.database else None
+        db_c = max(self.database, key=self.database.get) \
+            if self.database else None
+        for c in self.a.conns:
+            s1 = self.step1.get(c, {}).get("rate")
+            tr = self.transport.get(c)
+            if s1 and tr and db:
+                ceil = min(tr, db)
+                self.row("ratio", "step 1 @%d ÷ min(transport @%d, "
+                         "database best @%d)" % (c, c, db_c),
+                         100.0 * s1 / ceil, "%",
+                         note="target ≥ 80 % of the database ceiling")
+                # On one machine the web server, pwreset and PostgreSQL
+                # share the CPUs: each request pays for both ceilings'
+                # work, so the reachable rate is their harmonic sum.
+                self.row("ratio", "step 1 @%d ÷ shared-CPU ceiling "
+                         "1/(1/transport + 1/database)" % c,
+                         100.0 * s1 * (1 / tr + 1 / db), "%",
+                         note="what is left for pwreset's own work")
+        for label, rate in (self.step2 or {}).items():
+            if rate and self.argon2:
+                self.row("ratio", label.replace("step 2, ", "step 2 (") +
+                         ") ÷ raw Argon2", 100.0 * rate / self.argon2, "%",
+                         note="target ≥ 90 %")
+        r32 = self.step1.get(32)
+        if r32 and r32.get("p50"):
+            self.row("ratio", "step 1 p99 ÷ p50 @32", r32["p99"] / r32["p50"],
+                     "×", note="target ≤ 3")
+        if self.big and r32:
+            self.row("ratio", "step 1 @32: %d ÷ %d members"
+                     % (self.a.big_members, self.a.members),
+                     100.0 * self.big / r32["rate"], "%",
+                     note="target ≥ 90 %")
+
+    # -- output ------------------------------------------------------------
+
+    def print_table(self):
+        def fmt(v, unit=""):
+            if v is None:
+                return "-"
+            if unit in ("KiB",) or abs(v) >= 100:
+                return "%.0f" % v
+            return "%.1f" % v if abs(v) >= 10 else "%.2f" % v
+
+        head = ("section", "measure", "median", "unit", "p50 ms", "p99 ms",
+                "runs", "other CPU", "note")
+        def order(r):
+            sec = ("ceiling", "pwreset", "ratio").index(r["section"])
+            kind = next((i for i, k in enumerate(
+                ("step 1", "step 2", "mailer", "worker"))
+                if r["what"].startswith(k)), 0)
+            return sec, kind
+
+        lines = []
+        for r in sorted(self.rows, key=order):
+            lines.append((
+                r["section"], r["what"], fmt(r["median"], r["unit"]),
+                r["unit"], fmt(r["p50"]), fmt(r["p99"]),
+                " ".join(fmt(x, r["unit"]) for x in r["runs"]),
+                "" if r["foreign"] is None else "%.0f%%" % r["foreign"],
+                r["note"]))
+        widths = [max(len(str(x[i])) for x in lines + [head])
+                  for i in range(len(head))]
+        right = {2, 4, 5, 7}
+
+        def show(cells):
+            out = []
+            for i, c in enumerate(cells):
+                c = str(c)
+                out.append(c.rjust(widths[i]) if i in right
+                           else c.ljust(widths[i]))
+            return "  ".join(out).rstrip()
+
+        print()
+        print("pwreset benchmarks — %d CPUs, %s; median of %d runs of %d s; "
+              "loopback" % (NCPU, time.strftime("%Y-%m-%d %H:%M"),
+                            self.a.runs, self.a.duration))
+        print(show(head))
+        print(show(["-" * w for w in widths]))
+        last = None
+        for cells in lines:
+            if last is not None and cells[0] != last:
+                print()
+            last = cells[0]
+            print(show(cells))
+        print()
+        print("Configuration: pwreset's built-in defaults (argon2 m=19456 "
+              "t=2 p=1, workers = %d = CPUs, log level info) except:" % NCPU)
+        for w in DEVIATION_WHY:
+            print("  - " + w)
+        print("PostgreSQL as test/stack.py starts it (fsync=off, "
+              "synchronous_commit=off). The mailer process is paused "
+              "(SIGSTOP) except in the mailer row; step 2's default request "
+              "still mails from the worker before answering. 'other CPU' "
+              "is the share of all CPUs used outside the benchmark's "
+              "processes during the runs (other programs, and kernel "
+              "threads such as writeback): figures taken above a few per "
+              "cent are not comparable with quiet ones.")
+        for n in self.notes:
+            print("Note: " + n)
+
+    def print_scans(self, snaps):
+        print()
+        print("pg_stat_user_tables: seq_scan / idx_scan per phase "
+              "(per step-1 request where it applies)")
+        tables = ("member", "reset_token", "rate_limit", "mail_outbox")
+        head = ["phase"] + list(tables)
+        lines = []
+        for (_, prev, _), (label, cur, reqs) in zip(snaps, snaps[1:]):
+            cells = [label]
+            for t in tables:
+                if t not in cur or t not in prev:
+                    cells.append("-")
+                    continue
+                ds = cur[t][0] - prev[t][0]
+                di = cur[t][1] - prev[t][1]
+                c = "%d / %d" % (ds, di)
+                if reqs:
+                    c += " (%.3f / %.2f)" % (ds / reqs, di / reqs)
+                cells.append(c)
+            lines.append(cells)
+        last = snaps[-1][1]
+        lines.append(["whole run (totals)"] + [
+            "%d / %d" % (last[t][0], last[t][1]) if t in last else "-"
+            for t in tables])
+        widths = [max(len(x[i]) for x in lines + [head])
+                  for i in range(len(head))]
+        for r in [head] + lines:
+            print("  ".join(c.ljust(widths[i])
+                            for i, c in enumerate(r)).rstrip())
+        print("pwreset's statements are prepared while the tables are "
+              "empty (the members are loaded after it starts): 0 seq_scan "
+              "per step-1 request shows that none kept a sequential-scan "
+              "plan from then (sql/store.c sets plan_cache_mode for its "
+              "sessions).  A handful of seq_scans on reset_token are custom "
+              "plans on a table of a few pages, right after it was emptied.")
+
+
+def main():
+    env = os.environ.get
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default=env("PWRESET_BUILD",
+                                           os.path.join(SRC, "build-bench")))
+    ap.add_argument("--bindir", required=True,
+                    help="where run.sh built hello, argon2rate, sqldump")
+    ap.add_argument("--duration", type=int,
+                    default=int(env("BENCH_DURATION", "5")))
+    ap.add_argument("--runs", type=int, default=int(env("BENCH_RUNS", "3")))
+    ap.add_argument("--conns", default=env("BENCH_CONNS", "8 32 128"))
+    ap.add_argument("--pg-clients", default=env("BENCH_PG_CLIENTS",
+                                                "%d 8 32" % NCPU))
+    ap.add_argument("--pg-custom-clients",
+                    default=env("BENCH_PG_CUSTOM_CLIENTS", "%d 32" % NCPU))
+    ap.add_argument("--members", type=int,
+                    default=int(env("BENCH_MEMBERS", "10000")))
+    ap.add_argument("--big-members", type=int,
+                    default=int(env("BENCH_BIG_MEMBERS", "1000000")))
+    ap.add_argument("--known-pct", type=int,
+                    default=int(env("BENCH_KNOWN_PCT", "50")))
+    ap.add_argument("--step2-conns", type=int,
+                    default=int(env("BENCH_STEP2_CONNS", "8")))
+    ap.add_argument("--mail-n", type=int,
+                    default=int(env("BENCH_MAIL_N", "500")))
+    ap.add_argument("--mail-timeout", type=float,
+                    default=float(env("BENCH_MAIL_TIMEOUT", "20")))
+    ap.add_argument("--rss-requests", type=int,
+                    default=int(env("BENCH_RSS_REQUESTS", "100000")))
+    ap.add_argument("--topup-max", type=float,
+                    default=float(env("BENCH_TOPUP_MAX", "60")))
+    a = ap.parse_args()
+    a.conns = [int(x) for x in a.conns.split()]
+    a.pg_clients = [int(x) for x in a.pg_clients.split()]
+    a.pg_custom_clients = [int(x) for x in a.pg_custom_clients.split()]
+    if 32 not in a.conns:
+        a.conns.append(32)
+    a.conns.sort()
+
+    overrides = dict(PRODUCTION)
+    overrides.update(DEVIATIONS)
+    workdir = tempfile.mkdtemp(prefix="pwreset-bench-")
+    os.chmod(workdir, 0o711)
+    s = BenchStack(hello_bin=os.path.join(a.bindir, "hello"),
+                   workdir=os.path.join(workdir, "stack"), build_dir=a.build,
+                   overrides=overrides)
+    t0 = time.monotonic()
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        s.start()
+        b = Bench(a, s, a.bindir)
+        b.run(workdir)
+    finally:
+        try:
+            mailer = s.children()[1] if s.pids.get("pwreset") else None
+            if mailer:
+                os.kill(mailer, signal.SIGCONT)  # let it stop cleanly
+        except OSError:
+            pass
+        s.stop()
+        if not s.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    log("done in %.0f s" % (time.monotonic() - t0))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
