@@ -459,16 +459,34 @@ class Bench:
         return float(m.group(1)), float(lat.group(1)) if lat else None, \
             foreign
 
+    def session_planner_options(self):
+        """The planner settings pwreset's store puts on its sessions
+        ("-c plan_cache_mode=…", "-c enable_…=…"), read from the binary
+        under test, so the second database ceiling matches whatever
+        sql/store.c says in that build."""
+        with open(self.s.pwreset_bin, "rb") as f:
+            data = f.read()
+        i = data.find(b"-c statement_timeout=")
+        if i < 0:
+            return []
+        text = data[i:data.find(b"\0", i)].decode("ascii", "replace")
+        return ["-c %s=%s" % m for m in re.findall(
+            r"-c ((?:plan_cache_mode|enable_\w+|jit\w*|\w+_cost))=(\S+)",
+            text)]
+
     def phase_database(self, workdir):
         script = os.path.join(workdir, "step1.pgbench")
         with open(script, "w") as f:
             f.write(self.pgbench_script())
         variants = [("database: pgbench, step-1 SQL", None,
                      self.a.pg_clients)]
-        variants.append(("database: same, pwreset's session "
-                         "(force_custom_plan)",
-                         "-c plan_cache_mode=force_custom_plan",
-                         self.a.pg_custom_clients))
+        planner = self.session_planner_options()
+        if planner:
+            variants.append(("database: same, with pwreset's session "
+                             "settings", " ".join(planner),
+                             self.a.pg_custom_clients))
+            self.notes.append("pwreset's session settings for the planner, "
+                              "read from its binary: " + " ".join(planner))
         for label, opts, clients in variants:
             for c in clients:
                 self.fresh_tables()
@@ -679,7 +697,7 @@ class Bench:
         snap("start")
         self.phase_transport()
         self.phase_database(workdir)
-        snap("pgbench (plan_cache_mode auto, then force_custom_plan)")
+        snap("pgbench (default settings, then pwreset's)")
         self.phase_argon2()
         self.phase_step2()
         rss_step2 = self.rss()
