@@ -142,6 +142,8 @@ mailer_fini(struct mailer *m)
 		free(m->smtp_password);
 	}
 	m->smtp_password = NULL;
+	smtp_tls_free(m->tls);
+	m->tls = NULL;
 	m->cfg = NULL;
 	m->store = NULL;
 }
@@ -217,6 +219,10 @@ mailer_attempt(struct mailer *m, const struct store_outbox_job *j)
 	domain = strrchr(job.recipient, '@');
 	domain = domain != NULL ? domain + 1 : "?";
 
+	/* Made at the first delivery, not at start: a worker that never
+	 * sends keeps the CA bundle out of its memory. */
+	if (cfg->smtp.starttls != STARTTLS_NO && m->tls == NULL)
+		m->tls = smtp_tls_new();
 	opts = (struct smtp_opts){
 	    .host = cfg->smtp.host,
 	    .port = cfg->smtp.port,
@@ -226,6 +232,7 @@ mailer_attempt(struct mailer *m, const struct store_outbox_job *j)
 	    .user = cfg->smtp.user,
 	    .password = m->smtp_password != NULL ? m->smtp_password : "",
 	    .timeout_s = cfg->smtp.timeout,
+	    .tls = m->tls,
 	};
 	if (mail_address_of(cfg->mail.from, from, sizeof(from)) != 0) {
 		sr = SMTP_TEMPFAIL;

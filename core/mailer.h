@@ -16,10 +16,13 @@
 #include "config.h"
 #include "../sql/store.h"
 
+struct smtp_tls;
+
 struct mailer {
 	const struct config *cfg;
-	struct store *store; /* borrowed */
-	char *smtp_password; /* owned, read from [smtp] password_file */
+	struct store *store;  /* borrowed */
+	char *smtp_password;  /* owned, read from [smtp] password_file */
+	struct smtp_tls *tls; /* owned, made at the first delivery */
 };
 
 /* Prepare a mailer (reads the SMTP password file).  0, or -1 (logged). */

@@ -20,7 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
 
 /* openssl/ssl.h first: libesmtp.h declares smtp_starttls_set_ctx() only
  * when it has seen it. */
@@ -46,7 +51,51 @@ struct deliver_ctx {
 	char *user; /* copies, wiped at the end */
 	char *pass;
 	char note[256]; /* the first local cause of a failure, if any */
+	int lowest_fd;	/* lowest free descriptor before the session */
+	int port;	/* the relay's, to recognise libesmtp's socket */
 };
+
+/* Descriptors scanned for libesmtp's socket above lowest_fd (getaddrinfo
+ * may briefly hold a few). */
+#define SMTP_FD_SCAN 16
+
+/*
+ * libesmtp writes the message through a 2 KiB buffer, so any message
+ * longer than that leaves in at least two writes.  With Nagle on, the
+ * last (short) segment waits for the ACK of the previous one, which the
+ * relay delays (40 ms on Linux, up to 200 ms elsewhere) because it
+ * answers nothing before the end of DATA: every mail paid that stall.
+ * libesmtp does not expose its socket, so find it: the TCP socket
+ * connected to the relay's port at or just above the lowest descriptor
+ * that was free before smtp_start_session().
+ */
+static void
+nodelay_session_socket(const struct deliver_ctx *c)
+{
+	for (int fd = c->lowest_fd; fd >= 0 && fd < c->lowest_fd + SMTP_FD_SCAN;
+	     fd++) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		int proto = 0, one = 1;
+		socklen_t plen = sizeof(proto);
+		int port;
+
+		if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &plen) !=
+			0 ||
+		    proto != IPPROTO_TCP ||
+		    getpeername(fd, (struct sockaddr *)&peer, &len) != 0)
+			continue;
+		if (peer.ss_family == AF_INET)
+			port = ntohs(((struct sockaddr_in *)&peer)->sin_port);
+		else if (peer.ss_family == AF_INET6)
+			port = ntohs(((struct sockaddr_in6 *)&peer)->sin6_port);
+		else
+			continue;
+		if (port == c->port)
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+					 sizeof(one));
+	}
+}
 
 static volatile sig_atomic_t smtp_alarm_fired;
 
@@ -154,6 +203,9 @@ event_cb(smtp_session_t session, int event, void *arg, ...)
 	 * With starttls = required the certificate must verify.
 	 */
 	switch (event) {
+	case SMTP_EV_CONNECT:
+		nodelay_session_socket(c);
+		break;
 	case SMTP_EV_INVALID_PEER_CERTIFICATE: {
 		long vfy = va_arg(ap, long);
 
@@ -276,6 +328,55 @@ host_valid(const char *h)
 	return true;
 }
 
+/*
+ * The TLS client context, made once by the caller and shared by every
+ * delivery: SSL_CTX_set_default_verify_paths() parses the whole CA bundle
+ * (about 150 PEM certificates), which cost more CPU than everything else
+ * in a delivery together when it was made per message.  libesmtp takes its
+ * own reference for each session.
+ */
+struct smtp_tls {
+	SSL_CTX *ctx;
+};
+
+struct smtp_tls *
+smtp_tls_new(void)
+{
+	struct smtp_tls *t = calloc(1, sizeof(*t));
+
+	if (t == NULL || (t->ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		goto fail;
+	/*
+	 * TLS 1.2 at most: libesmtp 1.1's protocol loop serves a readable
+	 * socket before it flushes the command it has buffered.  TLS 1.3
+	 * servers send session tickets just after the handshake, so the
+	 * socket turns readable while our EHLO still sits in the buffer,
+	 * and the session stalls until the timeout (about one STARTTLS in
+	 * ten against aiosmtpd).  TLS 1.2 sends its tickets inside the
+	 * handshake.
+	 */
+	if (!SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION) ||
+	    !SSL_CTX_set_max_proto_version(t->ctx, TLS1_2_VERSION) ||
+	    !SSL_CTX_set_default_verify_paths(t->ctx))
+		goto fail;
+	/* libesmtp checks the verification result (and the host name)
+	 * after the handshake and asks event_cb. */
+	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_NONE, NULL);
+	return t;
+fail:
+	smtp_tls_free(t);
+	return NULL;
+}
+
+void
+smtp_tls_free(struct smtp_tls *t)
+{
+	if (t == NULL)
+		return;
+	SSL_CTX_free(t->ctx);
+	free(t);
+}
+
 enum smtp_rc
 smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 	     const char *message, char *reason, size_t reasonlen)
@@ -289,7 +390,6 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 	smtp_message_t msg;
 	smtp_recipient_t rcpt = NULL;
 	auth_context_t auth = NULL;
-	SSL_CTX *ssl = NULL;
 	const smtp_status_t *rs, *ms, *fs;
 	enum smtp_rc rc = SMTP_TEMPFAIL;
 	enum starttls_option how;
@@ -354,27 +454,11 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 	      : opts->starttls == SMTP_STARTTLS_TRY    ? Starttls_ENABLED
 						       : Starttls_DISABLED;
 	if (how != Starttls_DISABLED) {
-		/*
-		 * TLS 1.2 at most: libesmtp 1.1's protocol loop serves a
-		 * readable socket before it flushes the command it has
-		 * buffered.  TLS 1.3 servers send session tickets just
-		 * after the handshake, so the socket turns readable while
-		 * our EHLO still sits in the buffer, and the session
-		 * stalls until the timeout (about one STARTTLS in ten
-		 * against aiosmtpd).  TLS 1.2 sends its tickets inside the
-		 * handshake.
-		 */
-		if ((ssl = SSL_CTX_new(TLS_client_method())) == NULL ||
-		    !SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION) ||
-		    !SSL_CTX_set_max_proto_version(ssl, TLS1_2_VERSION) ||
-		    !SSL_CTX_set_default_verify_paths(ssl)) {
+		if (opts->tls == NULL) {
 			reason_set(reason, reasonlen, "cannot set up TLS");
 			goto out;
 		}
-		/* libesmtp checks the verification result (and the host
-		 * name) after the handshake and asks event_cb. */
-		SSL_CTX_set_verify(ssl, SSL_VERIFY_NONE, NULL);
-		if (!smtp_starttls_set_ctx(session, ssl) ||
+		if (!smtp_starttls_set_ctx(session, opts->tls->ctx) ||
 		    !smtp_starttls_enable(session, how)) {
 			if (how == Starttls_REQUIRED) {
 				reason_set(reason, reasonlen,
@@ -396,6 +480,14 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 		smtp_auth_set_context(session, auth);
 	}
 
+	/* open() returns the lowest free descriptor: libesmtp's socket()
+	 * will get this one or, past getaddrinfo's files, one just above. */
+	c.port = opts->port;
+	c.lowest_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (c.lowest_fd >= 0)
+		close(c.lowest_fd);
+	else
+		c.lowest_fd = 0;
 	deadline_start(&dl, timeout_s);
 	if (!smtp_start_session(session)) {
 		int e = smtp_errno();
@@ -449,7 +541,6 @@ out:
 		smtp_destroy_session(session);
 	if (auth != NULL)
 		auth_destroy_context(auth);
-	SSL_CTX_free(ssl);
 	free_secret(c.user);
 	free_secret(c.pass);
 	return rc;

@@ -1,7 +1,8 @@
 /*
  * smtp.h — delivery of one rendered message with libesmtp: the only code
  * that includes libesmtp.h.  Synchronous, bounded by opts->timeout_s for
- * each protocol step.  No state survives a call.
+ * each protocol step.  No state survives a call but the caller's TLS
+ * context.
  */
 #ifndef PWR_SMTP_H
 #define PWR_SMTP_H
@@ -14,6 +15,12 @@ enum smtp_starttls {
 	SMTP_STARTTLS_REQUIRED
 };
 
+/* A TLS client context (CA bundle loaded, TLS 1.2), made once and shared
+ * by deliveries.  smtp_tls_new() gives NULL when OpenSSL cannot set it up. */
+struct smtp_tls;
+struct smtp_tls *smtp_tls_new(void);
+void smtp_tls_free(struct smtp_tls *t);
+
 struct smtp_opts {
 	const char *host;
 	int port;
@@ -21,6 +28,7 @@ struct smtp_opts {
 	const char *user;     /* NULL or "" → no AUTH */
 	const char *password; /* read from password_file by the caller */
 	int timeout_s;
+	struct smtp_tls *tls; /* borrowed; NULL: any STARTTLS fails */
 };
 
 enum smtp_rc {

@@ -1064,8 +1064,21 @@ test_smtp_starttls(void **state)
 {
 	struct smtp_opts o = opts_for(&plain_sink);
 	char reason[256] = "", *msg, *env;
+	struct smtp_tls *tls = smtp_tls_new();
 
 	(void)state;
+	assert_non_null(tls);
+	/* no TLS context: STARTTLS cannot even be tried */
+	o.starttls = SMTP_STARTTLS_TRY;
+	msg = render_for("tls0@example.org");
+	assert_delivery(smtp_deliver(&o, "noreply@example.org",
+				     "tls0@example.org", msg, reason,
+				     sizeof(reason)),
+			SMTP_TEMPFAIL);
+	assert_non_null(strstr(reason, "cannot set up TLS"));
+	free(msg);
+
+	o.tls = tls;
 	/* required, not offered */
 	o.starttls = SMTP_STARTTLS_REQUIRED;
 	msg = render_for("tls1@example.org");
@@ -1088,6 +1101,7 @@ test_smtp_starttls(void **state)
 
 	/* required, offered with a self-signed certificate: refused */
 	o = opts_for(&tls_sink);
+	o.tls = tls; /* the same context serves every session */
 	o.starttls = SMTP_STARTTLS_REQUIRED;
 	o.user = "mailer";
 	o.password = "s3cret-Pa55";
@@ -1122,6 +1136,7 @@ test_smtp_starttls(void **state)
 	assert_non_null(strstr(env, "auth=yes\n"));
 	free(env);
 	free(msg);
+	smtp_tls_free(tls);
 }
 
 int
