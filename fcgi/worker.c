@@ -3,6 +3,7 @@
  *
  * A responder loops: wait for work → FCGX_Accept_r → route → parse →
  * reset_handle → answer → FCGX_Finish_r → reset_finish → free the request.
+ * After WORKER_TRIM_IDLE_S without a request it trims its heap once.
  *
  * Stopping without a race: SIGTERM and SIGINT stay blocked except inside
  * ppoll(), which unblocks them atomically while waiting for the listening
@@ -17,6 +18,7 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,6 +41,8 @@
  * connection stays in step; beyond this the connection is closed. */
 #define DRAIN_MAX      (1024 * 1024)
 #define METHOD_LOG_MAX 16 /* bytes of REQUEST_METHOD in a log line */
+/* Idle time after a request before the worker trims its heap. */
+#define WORKER_TRIM_IDLE_S 1
 
 static volatile sig_atomic_t worker_stop;
 
@@ -275,19 +279,20 @@ worker_serve(struct worker *w, FCGX_Request *req)
 /* ---- the loops ------------------------------------------------------ */
 
 /*
- * Wait until fd is readable or a stop is asked for.  1: ready, 0: stop,
- * -1: error (logged).
+ * Wait until fd is readable or a stop is asked for, at most timeout (NULL:
+ * no limit).  1: ready, 0: stop, 2: timeout, -1: error (logged).
  */
 static int
-worker_wait(int fd, const sigset_t *waitmask)
+worker_wait(int fd, const struct timespec *timeout, const sigset_t *waitmask)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int n;
 
 	for (;;) {
 		if (worker_stop)
 			return 0;
-		if (ppoll(&p, 1, NULL, waitmask) >= 0)
-			return worker_stop ? 0 : 1;
+		if ((n = ppoll(&p, 1, timeout, waitmask)) >= 0)
+			return worker_stop ? 0 : n == 0 ? 2 : 1;
 		if (errno != EINTR) {
 			log_errno("worker: ppoll");
 			return -1;
@@ -305,6 +310,8 @@ worker_run(const struct worker_conf *wc, int listen_fd)
 	bool mailer_ok = false, req_ok = false;
 	FCGX_Request req;
 	sigset_t waitmask;
+	const struct timespec trim_idle = {.tv_sec = WORKER_TRIM_IDLE_S};
+	bool trim_due = false;
 	int served = 0, rc = 1;
 
 	child_signals(true, &waitmask);
@@ -333,12 +340,24 @@ worker_run(const struct worker_conf *wc, int listen_fd)
 		/* A kept-open connection (FCGI_KEEP_CONN) brings the next
 		 * request on itself, not on the listening socket. */
 		int fd = req.ipcFd >= 0 ? req.ipcFd : listen_fd;
-		int r = worker_wait(fd, &waitmask), a;
+		int r =
+		    worker_wait(fd, trim_due ? &trim_idle : NULL, &waitmask);
+		int a;
 
 		if (r < 0)
 			goto out;
 		if (r == 0)
 			break;
+		if (r == 2) {
+			/* Idle: give the free heap back.  A password hash
+			 * leaves Argon2's block ([argon2] memory_kib, 19 MiB
+			 * by default) free in the heap, where glibc keeps it
+			 * for the next hash; under load it is reused, when
+			 * idle it is returned. */
+			malloc_trim(0);
+			trim_due = false;
+			continue;
+		}
 		a = FCGX_Accept_r(&req);
 		if (a == -EAGAIN || a == -EWOULDBLOCK || a == -EINTR)
 			continue; /* another worker took it */
@@ -349,6 +368,7 @@ worker_run(const struct worker_conf *wc, int listen_fd)
 		}
 		worker_serve(&w, &req);
 		served++;
+		trim_due = true;
 	}
 	rc = 0;
 out:
