@@ -37,6 +37,7 @@
 #define STORE_MAX_TIMEOUT_S	3600
 #define STORE_HOLD_MS		1000 /* no new connect attempt sooner */
 #define STORE_SLACK_MS		1000 /* our wait beyond statement_timeout */
+#define STORE_TRIES		3    /* runs of a statement that deadlocked */
 #define STORE_MAX_PARAMS	10
 #define STORE_LIST_PAGE		"500" /* outbox rows per round trip */
 #define STORE_REASON_MAX	500   /* bytes of an SMTP reply kept */
@@ -1101,7 +1102,26 @@ store_ready(struct store *st)
 	return store_connect(st);
 }
 
-/* Run prepared statement s; on STORE_OK *out is its result (PQclear it). */
+/*
+ * Every statement here is a transaction of its own, so one that PostgreSQL
+ * chose as a deadlock victim (40P01) or could not serialise (40001) was
+ * rolled back whole and can simply run again: two requests for one member
+ * that lock its token and member rows in opposite orders (step 1 and step
+ * 2 at the same moment) then both succeed.  Inside an explicit transaction
+ * (the migrations) the failure stands.
+ */
+static bool
+store_retryable(struct store *st, const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state != NULL &&
+	       (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0) &&
+	       PQtransactionStatus(st->conn) == PQTRANS_IDLE;
+}
+
+/* Run prepared statement s; on STORE_OK *out is its result (PQclear it).
+ * Up to STORE_TRIES times when it failed as store_retryable() says. */
 static enum store_rc
 store_exec_t(struct store *st, enum stmt s, const struct params *p,
 	     int timeout_ms, PGresult **out)
@@ -1120,19 +1140,24 @@ store_exec_t(struct store *st, enum stmt s, const struct params *p,
 		if (rc != STORE_OK)
 			return rc;
 	}
-	if (!PQsendQueryPrepared(st->conn, stmts[s].name, p->n, p->val, p->len,
-				 p->fmt, 0))
-		return store_fail(st, NULL, stmts[s].name);
-	rc = store_collect(st, timeout_ms, &res, stmts[s].name);
-	if (rc != STORE_OK)
-		return rc;
-	if (!res_ok(res)) {
-		rc = store_fail(st, res, stmts[s].name);
+	for (int attempt = 1;; attempt++) {
+		if (!PQsendQueryPrepared(st->conn, stmts[s].name, p->n, p->val,
+					 p->len, p->fmt, 0))
+			return store_fail(st, NULL, stmts[s].name);
+		rc = store_collect(st, timeout_ms, &res, stmts[s].name);
+		if (rc != STORE_OK)
+			return rc;
+		if (res_ok(res)) {
+			*out = res;
+			return STORE_OK;
+		}
+		if (attempt >= STORE_TRIES || !store_retryable(st, res))
+			break;
 		PQclear(res);
-		return rc;
 	}
-	*out = res;
-	return STORE_OK;
+	rc = store_fail(st, res, stmts[s].name);
+	PQclear(res);
+	return rc;
 }
 
 static enum store_rc

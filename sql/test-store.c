@@ -711,6 +711,84 @@ test_complete_concurrent(void **state)
 			 1);
 }
 
+static void
+sql_on(PGconn *c, const char *q)
+{
+	PGresult *r = PQexec(c, q);
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", q, PQerrorMessage(c));
+	PQclear(r);
+}
+
+/*
+ * Step 2 against a transaction that holds the member row and then wants
+ * the token row step 2 has just locked: a deadlock.  PostgreSQL fails
+ * step 2's statement (its deadlock_timeout fires first) and the store runs
+ * it again, so the request still changes the password.
+ */
+static void
+test_complete_deadlock(void **state)
+{
+	static const char phc[] = "$argon2id$v=19$m=19456,t=2,p=1$"
+				  "ZGVhZGxvY2s$ZGVhZGxvY2s";
+	uint8_t h[STORE_HASH_LEN];
+	char *ci = conninfo_named("deadlock-holder");
+	PGconn *holder = PQconnectdb(ci);
+	char q[256];
+	int64_t mid;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(PQstatus(holder), CONNECTION_OK);
+	hash_of(h, 11);
+	assert_int_equal(
+	    store_reset_issue(st, alice, h, 3600, &mail_reset, &mid), STORE_OK);
+	sql_on(holder, "SET deadlock_timeout = '60s'");
+	sql_on(holder, "BEGIN");
+	snprintf(q, sizeof q,
+		 "UPDATE member SET firstname = firstname WHERE id = %lld",
+		 (long long)alice);
+	sql_on(holder, q);
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *s = store_open(conninfo, 30);
+		int64_t m;
+
+		_exit(store_reset_complete(s, alice, h, phc, &mail_changed,
+					   "192.0.2.10", 0, &m));
+	}
+	/* Step 2 holds the token row and waits for the member row. */
+	for (int i = 0; sql_int("SELECT count(*) FROM pg_locks "
+				"WHERE NOT granted") == 0;
+	     i++) {
+		assert_true(i < 1000);
+		sleep_ms(10);
+	}
+	/* This wait can only end when step 2's statement is rolled back
+	 * (and fails here if the holder were the victim). */
+	snprintf(q, sizeof q,
+		 "UPDATE reset_token SET expires_at = expires_at "
+		 "WHERE member_id = %lld",
+		 (long long)alice);
+	sql_on(holder, q);
+	sql_on(holder, "ROLLBACK");
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), STORE_OK);
+	assert_int_equal(sql_int("SELECT count(*) FROM member WHERE id = %lld "
+				 "AND password_hash = '%s'",
+				 (long long)alice, phc),
+			 1);
+	PQfinish(holder);
+	free(ci);
+}
+
 /* ---- admin tokens
  * ------------------------------------------------------------- */
 
@@ -1322,6 +1400,7 @@ main(void)
 	    cmocka_unit_test(test_groups),
 	    cmocka_unit_test(test_tokens),
 	    cmocka_unit_test(test_complete_concurrent),
+	    cmocka_unit_test(test_complete_deadlock),
 	    cmocka_unit_test(test_admin_tokens),
 	    cmocka_unit_test(test_ratelimit),
 	    cmocka_unit_test(test_outbox),
