@@ -200,9 +200,11 @@ mailer_lease_s(const struct config *cfg)
 	return MAILER_LEASE_WAITS * cfg->smtp.timeout + MAILER_LEASE_EXTRA_S;
 }
 
-/* One attempt on a claimed row, and its outcome recorded. */
+/* One attempt on a claimed row, and its outcome recorded.  session_s > 0
+ * bounds the whole SMTP session (someone waits for it). */
 static enum mailer_rc
-mailer_attempt(struct mailer *m, const struct store_outbox_job *j)
+mailer_attempt(struct mailer *m, const struct store_outbox_job *j,
+	       int session_s)
 {
 	const struct store_outbox_job job = *j;
 	const struct config *cfg = m->cfg;
@@ -232,6 +234,7 @@ mailer_attempt(struct mailer *m, const struct store_outbox_job *j)
 	    .user = cfg->smtp.user,
 	    .password = m->smtp_password != NULL ? m->smtp_password : "",
 	    .timeout_s = cfg->smtp.timeout,
+	    .session_s = session_s,
 	    .tls = m->tls,
 	};
 	if (mail_address_of(cfg->mail.from, from, sizeof(from)) != 0) {
@@ -306,7 +309,7 @@ mailer_deliver(struct mailer *m, int64_t id)
 				  store_errmsg(m->store));
 		return MAILER_DB_ERROR;
 	}
-	rc = mailer_attempt(m, &job);
+	rc = mailer_attempt(m, &job, 0);
 	store_outbox_job_clear(&job);
 	return rc;
 }
@@ -320,7 +323,9 @@ mailer_send_claimed(struct mailer *m, int64_t id, const char *recipient,
 	snprintf(job.recipient, sizeof job.recipient, "%s", recipient);
 	/* Borrowed: mailer_attempt() never frees it. */
 	job.message = (char *)message;
-	return mailer_attempt(m, &job);
+	/* A member waits for this answer: [smtp] timeout bounds the whole
+	 * attempt, not each step (SPEC §7).  A cut attempt stays queued. */
+	return mailer_attempt(m, &job, m->cfg->smtp.timeout);
 }
 
 static time_t

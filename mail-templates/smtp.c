@@ -53,6 +53,9 @@ struct deliver_ctx {
 	char note[256]; /* the first local cause of a failure, if any */
 	int lowest_fd;	/* lowest free descriptor before the session */
 	int port;	/* the relay's, to recognise libesmtp's socket */
+	int fd;		/* libesmtp's socket once connected, else -1 */
+	bool whole;	/* the deadline bounds the whole session */
+	struct deadline *dl;
 };
 
 /* Descriptors scanned for libesmtp's socket above lowest_fd (getaddrinfo
@@ -69,14 +72,14 @@ struct deliver_ctx {
  * connected to the relay's port at or just above the lowest descriptor
  * that was free before smtp_start_session().
  */
-static void
-nodelay_session_socket(const struct deliver_ctx *c)
+static int
+session_socket(const struct deliver_ctx *c)
 {
 	for (int fd = c->lowest_fd; fd >= 0 && fd < c->lowest_fd + SMTP_FD_SCAN;
 	     fd++) {
 		struct sockaddr_storage peer;
 		socklen_t len = sizeof(peer);
-		int proto = 0, one = 1;
+		int proto = 0;
 		socklen_t plen = sizeof(proto);
 		int port;
 
@@ -92,18 +95,30 @@ nodelay_session_socket(const struct deliver_ctx *c)
 		else
 			continue;
 		if (port == c->port)
-			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-					 sizeof(one));
+			return fd;
 	}
+	return -1;
 }
 
+/*
+ * The deadline.  libesmtp bounds each protocol step but not connect() nor
+ * the session as a whole, so an alarm does: it interrupts connect()
+ * (EINTR), and once connected, when the whole session is bounded, it
+ * shuts the socket down, which ends whatever libesmtp waits for.  The
+ * handler can only reach the socket through this variable.
+ */
 static volatile sig_atomic_t smtp_alarm_fired;
+static volatile sig_atomic_t smtp_session_fd = -1;
 
 static void
 on_alarm(int sig)
 {
+	int fd = smtp_session_fd;
+
 	(void)sig;
 	smtp_alarm_fired = 1;
+	if (fd >= 0)
+		(void)shutdown(fd, SHUT_RDWR); /* async-signal-safe */
 }
 
 struct deadline {
@@ -138,16 +153,25 @@ deadline_start(struct deadline *d, int seconds)
 	d->armed = true;
 }
 
+/* Stop the alarm (SIGPIPE stays ignored until deadline_stop()). */
 static void
-deadline_stop(struct deadline *d)
+deadline_disarm(struct deadline *d)
 {
 	struct itimerval zero;
 
+	smtp_session_fd = -1;
 	if (d->armed) {
 		memset(&zero, 0, sizeof(zero));
 		setitimer(ITIMER_REAL, &zero, NULL);
 		sigaction(SIGALRM, &d->old_alrm, NULL);
+		d->armed = false;
 	}
+}
+
+static void
+deadline_stop(struct deadline *d)
+{
+	deadline_disarm(d);
 	sigaction(SIGPIPE, &d->old_pipe, NULL);
 }
 
@@ -203,8 +227,20 @@ event_cb(smtp_session_t session, int event, void *arg, ...)
 	 * With starttls = required the certificate must verify.
 	 */
 	switch (event) {
-	case SMTP_EV_CONNECT:
-		nodelay_session_socket(c);
+	case SMTP_EV_CONNECT: {
+		int one = 1;
+
+		if ((c->fd = session_socket(c)) >= 0)
+			(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one,
+					 sizeof(one));
+		if (!c->whole)
+			deadline_disarm(c->dl); /* libesmtp's steps take over */
+		else if (c->fd >= 0)
+			smtp_session_fd = c->fd;
+		break;
+	}
+	case SMTP_EV_DISCONNECT:
+		smtp_session_fd = -1; /* libesmtp closes it next */
 		break;
 	case SMTP_EV_INVALID_PEER_CERTIFICATE: {
 		long vfy = va_arg(ap, long);
@@ -483,20 +519,27 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 	/* open() returns the lowest free descriptor: libesmtp's socket()
 	 * will get this one or, past getaddrinfo's files, one just above. */
 	c.port = opts->port;
+	c.fd = -1;
+	c.whole = opts->session_s > 0;
+	c.dl = &dl;
 	c.lowest_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (c.lowest_fd >= 0)
 		close(c.lowest_fd);
 	else
 		c.lowest_fd = 0;
-	deadline_start(&dl, timeout_s);
+	deadline_start(&dl, c.whole ? opts->session_s : timeout_s);
 	if (!smtp_start_session(session)) {
 		int e = smtp_errno();
 
 		deadline_stop(&dl);
-		if (smtp_alarm_fired)
+		if (smtp_alarm_fired && c.fd >= 0)
+			reason_set(reason, reasonlen,
+				   "%s: session not over within %d s", hostport,
+				   opts->session_s);
+		else if (smtp_alarm_fired)
 			reason_set(reason, reasonlen,
 				   "%s: no connection within %d s", hostport,
-				   timeout_s);
+				   c.whole ? opts->session_s : timeout_s);
 		else
 			reason_set(reason, reasonlen, "%s: %s", hostport,
 				   c.note[0] != '\0'
@@ -527,6 +570,10 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 		/* The sender refused (or AUTH failed): our configuration,
 		 * not this message; keep it for a later attempt. */
 		reason_status(reason, reasonlen, "MAIL FROM", fs);
+	} else if (smtp_alarm_fired && c.fd >= 0) {
+		reason_set(reason, reasonlen,
+			   "%s: session not over within %d s", hostport,
+			   opts->session_s);
 	} else {
 		int e = smtp_errno();
 

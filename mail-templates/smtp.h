@@ -1,7 +1,8 @@
 /*
  * smtp.h — delivery of one rendered message with libesmtp: the only code
  * that includes libesmtp.h.  Synchronous, bounded by opts->timeout_s for
- * each protocol step.  No state survives a call but the caller's TLS
+ * the connection and each protocol step, and by opts->session_s (if set)
+ * for the whole session.  No state survives a call but the caller's TLS
  * context.
  */
 #ifndef PWR_SMTP_H
@@ -27,7 +28,8 @@ struct smtp_opts {
 	enum smtp_starttls starttls;
 	const char *user;     /* NULL or "" → no AUTH */
 	const char *password; /* read from password_file by the caller */
-	int timeout_s;
+	int timeout_s;	      /* for connect() and for each SMTP step */
+	int session_s;	      /* > 0: for the whole session, too */
 	struct smtp_tls *tls; /* borrowed; NULL: any STARTTLS fails */
 };
 

@@ -538,6 +538,46 @@ def test_slow_relay_and_two_mailers_send_once(stack, restart):
     assert "cannot record the outcome" not in logs, logs[-3000:]
 
 
+def test_step2_sync_wait_is_bounded_in_total(stack, restart):
+    # SPEC §7: the wait is bounded by [smtp] timeout.  The relay answers
+    # every line after 1.5 s, under the 2 s timeout, so no single step
+    # times out, yet a session takes about 10.5 s: bounding each step only
+    # would hold the member that long.  The cut attempt stays queued and
+    # the mailer process delivers the message (its steps are bounded one
+    # by one), exactly once.
+    restart({("smtp", "timeout"): "2", ("mail", "retry_base"): "1"})
+    add_member(stack, "alice", email=ALICE)
+    token = request_token(stack, "alice")
+    relay = None
+    stack.stop_sink()
+    try:
+        relay = _start_slow_relay(stack, 1.5)
+        t0 = time.monotonic()
+        assert_ok(stack.post(MEMBERS, {"token": token,
+                                       "member-password": GOOD_PW,
+                                       "notify-async": "false"}),
+                  "password-changed")
+        waited = time.monotonic() - t0
+        assert waited < 6, "the answer waited %.1f s" % waited
+        ((attempts, sent),) = stack.sql(
+            "SELECT attempts, sent_at IS NOT NULL FROM mail_outbox "
+            "WHERE kind = 'change-password'")
+        assert (attempts, sent) == (1, False)
+        mails_to(stack, ALICE, 1, timeout=40, subject=SUBJECT_CHANGED)
+        time.sleep(3)  # a second copy would be under way by now
+        mails_to(stack, ALICE, 1, timeout=0, subject=SUBJECT_CHANGED)
+        ((attempts, sent),) = stack.sql(
+            "SELECT attempts, sent_at IS NOT NULL FROM mail_outbox "
+            "WHERE kind = 'change-password'")
+        assert sent and attempts >= 2, (attempts, sent)
+    finally:
+        if relay is not None:
+            stop_process(relay.pid, "slow_relay", proc=relay, timeout=10)
+            relay.stdout.close()
+        stack.start_sink()
+    assert "session not over within 2 s" in stack.log_text()
+
+
 def test_step2_sync_waits_for_its_attempt(stack):
     # SPEC §7: notify-async=false waits for one delivery attempt.  Against
     # a relay that takes 2 s to accept the message, every such answer must
