@@ -31,8 +31,7 @@
 #include "config.h"
 #include "log.h"
 #include "mailer.h"
-
-#define PYTHON "/usr/bin/python3"
+#include "../test/support/testsupport.h"
 
 static const char *conninfo, *srcdir;
 static char scratch[] = "/tmp/pwr-test-mailer-XXXXXX";
@@ -40,70 +39,15 @@ static struct config cfg;
 static struct store *st;
 static struct mail_templates *tmpl;
 static int run_id;
-static pid_t sink_pid;
-static int sink_port;
-static char *sink_dir;
+static struct test_sink sink;
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static char *xasprintf(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static char *
-xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	assert_true(vasprintf(&s, fmt, ap) >= 0);
-	va_end(ap);
-	return s;
-}
 
 static void
 set_str(char **field, const char *value)
 {
 	free(*field);
 	assert_non_null(*field = strdup(value));
-}
-
-static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
-free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
-static bool
-port_open(int port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-
-	close(fd);
-	return ok;
 }
 
 /* Run fn with stderr (where log.c writes) going to a file; return what
@@ -207,7 +151,7 @@ static char *
 received(int64_t id)
 {
 	struct store_outbox_row r = row_of(id);
-	char *path = xasprintf("%s/%s.eml", sink_dir, r.recipient);
+	char *path = xasprintf("%s/%s.eml", sink.outdir, r.recipient);
 	struct stat sb;
 	char *out = stat(path, &sb) == 0 ? path : NULL;
 
@@ -379,7 +323,7 @@ test_deliver(void **state)
 	assert_string_equal(r.state, "pending");
 	assert_non_null(strstr(r.last_error, "refused"));
 	assert_int_equal(r.attempts, 1);
-	cfg.smtp.port = sink_port;
+	cfg.smtp.port = sink.port;
 	mailer_fini(&m);
 }
 
@@ -442,8 +386,8 @@ test_run(void **state)
 static int
 setup(void **state)
 {
-	char *pypath, *listen, *tdir, err[512];
-	int applied, i;
+	char *pypath, *sink_dir, *tdir, err[512];
+	int applied, rc;
 
 	(void)state;
 	if (mkdtemp(scratch) == NULL)
@@ -462,30 +406,19 @@ setup(void **state)
 		return -1;
 	}
 
-	sink_port = free_port();
-	sink_dir = xasprintf("%s/mail", scratch);
-	if (mkdir(sink_dir, 0700) != 0)
-		return -1;
 	pypath = xasprintf("%s/mail-templates/testdata", srcdir);
-	listen = xasprintf("127.0.0.1:%d", sink_port);
-	if ((sink_pid = fork()) < 0)
-		return -1;
-	if (sink_pid == 0) {
-		setenv("PYTHONPATH", pypath, 1);
-		execl(PYTHON, PYTHON, "-m", "aiosmtpd", "-n", "-l", listen,
-		      "-c", "smtp_sink.Sink", sink_dir, (char *)NULL);
-		_exit(127);
-	}
+	sink_dir = xasprintf("%s/mail", scratch);
+	rc = test_sink_start(
+	    &sink, scratch, "mail", pypath,
+	    (const char *const[]){"-c", "smtp_sink.Sink", sink_dir, NULL});
 	free(pypath);
-	free(listen);
-	for (i = 0; i < 300 && !port_open(sink_port); i++)
-		usleep(50 * 1000);
-	if (!port_open(sink_port))
+	free(sink_dir);
+	if (rc != 0)
 		return -1;
 
 	config_defaults(&cfg);
 	set_str(&cfg.smtp.host, "127.0.0.1");
-	cfg.smtp.port = sink_port;
+	cfg.smtp.port = sink.port;
 	cfg.smtp.starttls = STARTTLS_NO;
 	cfg.smtp.timeout = 5;
 	set_str(&cfg.mail.from, "pwreset <noreply@example.test>");
@@ -497,15 +430,11 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	if (sink_pid > 0) {
-		kill(sink_pid, SIGTERM);
-		waitpid(sink_pid, NULL, 0);
-	}
-	free(sink_dir);
+	test_sink_stop(&sink);
 	mail_templates_free(tmpl);
 	store_close(st);
 	config_free(&cfg);
-	nftw(scratch, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(scratch);
 	return 0;
 }
 

@@ -366,10 +366,11 @@ host_valid(const char *h)
 
 /*
  * The TLS client context, made once by the caller and shared by every
- * delivery: SSL_CTX_set_default_verify_paths() parses the whole CA bundle
- * (about 150 PEM certificates), which cost more CPU than everything else
- * in a delivery together when it was made per message.  libesmtp takes its
- * own reference for each session.
+ * delivery (libesmtp takes its own reference for each session).  Trusted
+ * certificates come from OpenSSL's hashed directory (/etc/ssl/certs on
+ * Debian, or SSL_CERT_DIR), looked up when a certificate is verified.
+ * Loading the whole bundle file instead took 50 ms and 1.5 MiB, which,
+ * paid per message, was most of the mailer's CPU.
  */
 struct smtp_tls {
 	SSL_CTX *ctx;
@@ -393,7 +394,7 @@ smtp_tls_new(void)
 	 */
 	if (!SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION) ||
 	    !SSL_CTX_set_max_proto_version(t->ctx, TLS1_2_VERSION) ||
-	    !SSL_CTX_set_default_verify_paths(t->ctx))
+	    !SSL_CTX_set_default_verify_dir(t->ctx))
 		goto fail;
 	/* libesmtp checks the verification result (and the host name)
 	 * after the handshake and asks event_cb. */

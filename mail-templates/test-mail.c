@@ -28,40 +28,16 @@
 #include <cmocka.h>
 
 #include "mail.h"
+#include "../test/support/testsupport.h"
 #include "smtp.h"
 
-#define PYTHON "/usr/bin/python3"
-#define FROM   "pwreset <noreply@example.org>"
-#define TOKEN  "Tok_en-0123456789abcdefghijklmnop"
+#define FROM  "pwreset <noreply@example.org>"
+#define TOKEN "Tok_en-0123456789abcdefghijklmnop"
 
 static const char *template_dir;
 static char *scratch; /* per-run temporary folder */
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static char *xasprintf(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static char *
-xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	assert_true(vasprintf(&s, fmt, ap) >= 0);
-	va_end(ap);
-	return s;
-}
-
-static int
-rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static char *
 mkscratch(const char *name)
@@ -257,7 +233,7 @@ python_check(const char *msg, const char *args)
 	assert_non_null(f = fopen(path, "wb"));
 	assert_int_equal(fwrite(msg, 1, strlen(msg), f), strlen(msg));
 	assert_int_equal(fclose(f), 0);
-	cmd = xasprintf("%s %s/testdata/check_message.py %s %s", PYTHON,
+	cmd = xasprintf("%s %s/testdata/check_message.py %s %s", TEST_PYTHON,
 			template_dir, path, args);
 	rc = system(cmd);
 	free(cmd);
@@ -761,13 +737,8 @@ test_address_of(void **state)
 
 /* ---- SMTP against aiosmtpd ------------------------------------------- */
 
-struct sink {
-	pid_t pid;
-	int port;
-	char *outdir;
-};
-
-static struct sink plain_sink, tls_sink;
+static struct test_sink plain_sink, tls_sink, trusted_sink;
+static char *ca_dir; /* holds the test CA, hashed as OpenSSL looks it up */
 
 /* On a mismatch, show why smtp_deliver() answered as it did. */
 #define assert_delivery(call, want)                                            \
@@ -778,91 +749,52 @@ static struct sink plain_sink, tls_sink;
 				 (want), reason);                              \
 	} while (0)
 
+/*
+ * A test CA in ca_dir (hashed as OpenSSL's directory lookup wants it) and
+ * a sink whose certificate it signed for 127.0.0.1, with AUTH.
+ */
 static int
-free_port(void)
+trusted_sink_start(const char *pypath)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	char *cmd, *outdir;
+	int rc;
 
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
-static bool
-port_open(int port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok;
-
-	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
-}
-
-static int
-sink_start(struct sink *s, const char *name, const char *const *extra)
-{
-	const char *argv[24];
-	char *listen, *pypath;
-	int i, n = 0;
-
-	s->port = free_port();
-	s->outdir = xasprintf("%s/%s", scratch, name);
-	if (mkdir(s->outdir, 0700) != 0)
+	ca_dir = xasprintf("%s/ca", scratch);
+	cmd = xasprintf(
+	    "set -e; cd %s; mkdir ca; "
+	    "openssl req -x509 -newkey ec -pkeyopt "
+	    "ec_paramgen_curve:prime256v1 -nodes -days 2 "
+	    "-subj /CN=pwreset-test-CA -keyout ca.key -out ca/ca.pem "
+	    "-addext basicConstraints=critical,CA:TRUE "
+	    "-addext keyUsage=critical,keyCertSign; "
+	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+	    "-nodes -subj /CN=127.0.0.1 -keyout srv.key -out srv.csr; "
+	    "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > srv.ext; "
+	    "openssl x509 -req -in srv.csr -CA ca/ca.pem -CAkey ca.key "
+	    "-CAcreateserial -days 2 -extfile srv.ext -out srv.pem; "
+	    "openssl rehash ca",
+	    scratch);
+	cmd = xasprintf("(%s) >/dev/null 2>&1", (outdir = cmd));
+	free(outdir);
+	rc = system(cmd) == 0 ? 0 : -1;
+	free(cmd);
+	if (rc != 0)
 		return -1;
-	listen = xasprintf("127.0.0.1:%d", s->port);
-	pypath = xasprintf("%s/testdata", template_dir);
-	argv[n++] = PYTHON;
-	argv[n++] = "-m";
-	argv[n++] = "aiosmtpd";
-	argv[n++] = "-n";
-	argv[n++] = "-l";
-	argv[n++] = listen;
-	for (i = 0; extra[i] != NULL; i++)
-		argv[n++] = extra[i];
-	argv[n] = NULL;
-	if ((s->pid = fork()) < 0)
-		return -1;
-	if (s->pid == 0) {
-		setenv("PYTHONPATH", pypath, 1);
-		execv(PYTHON, (char *const *)argv);
-		_exit(127);
-	}
-	free(listen);
-	free(pypath);
-	for (i = 0; i < 300; i++) {
-		int status;
+	outdir = xasprintf("%s/trusted", scratch);
+	cmd = xasprintf("%s/srv.pem", scratch);
+	{
+		char *key = xasprintf("%s/srv.key", scratch);
 
-		if (port_open(s->port))
-			return 0;
-		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-			s->pid = 0;
-			return -1;
-		}
-		usleep(50 * 1000);
+		rc = test_sink_start(
+		    &trusted_sink, scratch, "trusted", pypath,
+		    (const char *const[]){"--tlscert", cmd, "--tlskey", key,
+					  "-c", "smtp_sink.Sink", outdir,
+					  "mailer", "s3cret-Pa55", NULL});
+		free(key);
 	}
-	return -1;
-}
-
-static void
-sink_stop(struct sink *s)
-{
-	if (s->pid > 0) {
-		kill(s->pid, SIGTERM);
-		waitpid(s->pid, NULL, 0);
-		s->pid = 0;
-	}
-	free(s->outdir);
-	s->outdir = NULL;
+	free(cmd);
+	free(outdir);
+	return rc;
 }
 
 static int
@@ -870,33 +802,39 @@ smtp_setup(void **state)
 {
 	char *cert = xasprintf("%s/cert.pem", scratch);
 	char *key = xasprintf("%s/key.pem", scratch);
+	char *pypath = xasprintf("%s/testdata", template_dir);
 	char *cmd, *outdir;
 	int rc;
 
 	(void)state;
 	outdir = xasprintf("%s/plain", scratch);
-	rc = sink_start(
-	    &plain_sink, "plain",
+	rc = test_sink_start(
+	    &plain_sink, scratch, "plain", pypath,
 	    (const char *const[]){"-c", "smtp_sink.Sink", outdir, NULL});
 	free(outdir);
 	if (rc != 0)
-		return -1;
+		goto out;
 	cmd = xasprintf("openssl req -x509 -newkey ec -pkeyopt "
 			"ec_paramgen_curve:prime256v1 -nodes -days 2 "
 			"-subj /CN=localhost -keyout %s -out %s "
 			">/dev/null 2>&1",
 			key, cert);
-	rc = system(cmd);
+	rc = system(cmd) == 0 ? 0 : -1;
 	free(cmd);
 	if (rc != 0)
-		return -1;
+		goto out;
 	outdir = xasprintf("%s/tls", scratch);
-	rc =
-	    sink_start(&tls_sink, "tls",
-		       (const char *const[]){"--tlscert", cert, "--tlskey", key,
-					     "-c", "smtp_sink.Sink", outdir,
-					     "mailer", "s3cret-Pa55", NULL});
+	rc = test_sink_start(
+	    &tls_sink, scratch, "tls", pypath,
+	    (const char *const[]){"--tlscert", cert, "--tlskey", key, "-c",
+				  "smtp_sink.Sink", outdir, "mailer",
+				  "s3cret-Pa55", NULL});
 	free(outdir);
+	if (rc != 0)
+		goto out;
+	rc = trusted_sink_start(pypath);
+out:
+	free(pypath);
 	free(cert);
 	free(key);
 	return rc;
@@ -906,8 +844,10 @@ static int
 smtp_teardown(void **state)
 {
 	(void)state;
-	sink_stop(&plain_sink);
-	sink_stop(&tls_sink);
+	test_sink_stop(&plain_sink);
+	test_sink_stop(&tls_sink);
+	test_sink_stop(&trusted_sink);
+	free(ca_dir);
 	return 0;
 }
 
@@ -931,7 +871,7 @@ render_for(const char *to)
 }
 
 static struct smtp_opts
-opts_for(const struct sink *s)
+opts_for(const struct test_sink *s)
 {
 	return (struct smtp_opts){.host = "127.0.0.1",
 				  .port = s->port,
@@ -940,7 +880,7 @@ opts_for(const struct sink *s)
 }
 
 static char *
-received(const struct sink *s, const char *rcpt, const char *ext)
+received(const struct test_sink *s, const char *rcpt, const char *ext)
 {
 	char *path = xasprintf("%s/%s.%s", s->outdir, rcpt, ext);
 	char *data = slurp(path);
@@ -1059,6 +999,61 @@ test_smtp_tempfail(void **state)
 	free(msg);
 }
 
+/*
+ * starttls = required against a relay whose certificate chains to a CA
+ * in OpenSSL's certificate directory: sent over TLS.  The same relay is
+ * refused by a context made without that CA, so the directory is where
+ * the trust came from.
+ */
+static void
+test_smtp_starttls_verified(void **state)
+{
+	struct smtp_opts o = opts_for(&trusted_sink);
+	char reason[256] = "", *msg, *env, *old = getenv("SSL_CERT_DIR");
+	struct smtp_tls *plain_trust, *test_trust;
+
+	(void)state;
+	old = old != NULL ? strdup(old) : NULL;
+	assert_non_null(plain_trust = smtp_tls_new());
+	assert_int_equal(setenv("SSL_CERT_DIR", ca_dir, 1), 0);
+	test_trust = smtp_tls_new();
+	if (old != NULL)
+		setenv("SSL_CERT_DIR", old, 1);
+	else
+		unsetenv("SSL_CERT_DIR");
+	free(old);
+	assert_non_null(test_trust);
+
+	/* libesmtp matches the certificate against the host's name. */
+	o.host = "localhost";
+	o.starttls = SMTP_STARTTLS_REQUIRED;
+	o.user = "mailer";
+	o.password = "s3cret-Pa55";
+	o.tls = test_trust;
+	msg = render_for("verified@example.org");
+	assert_delivery(smtp_deliver(&o, "noreply@example.org",
+				     "verified@example.org", msg, reason,
+				     sizeof(reason)),
+			SMTP_SENT);
+	assert_non_null(
+	    env = received(&trusted_sink, "verified@example.org", "env"));
+	assert_non_null(strstr(env, "tls=yes\n"));
+	free(env);
+	free(msg);
+
+	o.tls = plain_trust;
+	msg = render_for("unverified@example.org");
+	assert_delivery(smtp_deliver(&o, "noreply@example.org",
+				     "unverified@example.org", msg, reason,
+				     sizeof(reason)),
+			SMTP_TEMPFAIL);
+	assert_non_null(strstr(reason, "certificate"));
+	assert_null(received(&trusted_sink, "unverified@example.org", "eml"));
+	free(msg);
+	smtp_tls_free(plain_trust);
+	smtp_tls_free(test_trust);
+}
+
 static void
 test_smtp_starttls(void **state)
 {
@@ -1158,6 +1153,7 @@ main(void)
 	    cmocka_unit_test(test_smtp_permfail),
 	    cmocka_unit_test(test_smtp_tempfail),
 	    cmocka_unit_test(test_smtp_starttls),
+	    cmocka_unit_test(test_smtp_starttls_verified),
 	};
 	char tmpl[] = "/tmp/pwr-test-mail-XXXXXX";
 	int rc;
@@ -1173,6 +1169,6 @@ main(void)
 	rc = cmocka_run_group_tests_name("render", render_tests, NULL, NULL);
 	rc |= cmocka_run_group_tests_name("smtp", smtp_tests, smtp_setup,
 					  smtp_teardown);
-	nftw(scratch, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(scratch);
 	return rc;
 }
