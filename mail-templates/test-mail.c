@@ -889,6 +889,21 @@ received(const struct test_sink *s, const char *rcpt, const char *ext)
 	return data;
 }
 
+/* Render a message for rcpt, deliver it with o, expect want; reason
+ * keeps the relay's or the local cause. */
+static void
+deliver_as(const struct smtp_opts *o, const char *rcpt, enum smtp_rc want,
+	   char *reason, size_t reasonlen)
+{
+	char *msg = render_for(rcpt);
+
+	reason[0] = '\0';
+	assert_delivery(smtp_deliver(o, "noreply@example.org", rcpt, msg,
+				     reason, reasonlen),
+			want);
+	free(msg);
+}
+
 static void
 test_smtp_sent(void **state)
 {
@@ -1009,7 +1024,7 @@ static void
 test_smtp_starttls_verified(void **state)
 {
 	struct smtp_opts o = opts_for(&trusted_sink);
-	char reason[256] = "", *msg, *env, *old = getenv("SSL_CERT_DIR");
+	char reason[256] = "", *env, *old = getenv("SSL_CERT_DIR");
 	struct smtp_tls *plain_trust, *test_trust;
 
 	(void)state;
@@ -1030,26 +1045,18 @@ test_smtp_starttls_verified(void **state)
 	o.user = "mailer";
 	o.password = "s3cret-Pa55";
 	o.tls = test_trust;
-	msg = render_for("verified@example.org");
-	assert_delivery(smtp_deliver(&o, "noreply@example.org",
-				     "verified@example.org", msg, reason,
-				     sizeof(reason)),
-			SMTP_SENT);
+	deliver_as(&o, "verified@example.org", SMTP_SENT, reason,
+		   sizeof(reason));
 	assert_non_null(
 	    env = received(&trusted_sink, "verified@example.org", "env"));
 	assert_non_null(strstr(env, "tls=yes\n"));
 	free(env);
-	free(msg);
 
 	o.tls = plain_trust;
-	msg = render_for("unverified@example.org");
-	assert_delivery(smtp_deliver(&o, "noreply@example.org",
-				     "unverified@example.org", msg, reason,
-				     sizeof(reason)),
-			SMTP_TEMPFAIL);
+	deliver_as(&o, "unverified@example.org", SMTP_TEMPFAIL, reason,
+		   sizeof(reason));
 	assert_non_null(strstr(reason, "certificate"));
 	assert_null(received(&trusted_sink, "unverified@example.org", "eml"));
-	free(msg);
 	smtp_tls_free(plain_trust);
 	smtp_tls_free(test_trust);
 }
@@ -1058,41 +1065,28 @@ static void
 test_smtp_starttls(void **state)
 {
 	struct smtp_opts o = opts_for(&plain_sink);
-	char reason[256] = "", *msg, *env;
+	char reason[256] = "", *env;
 	struct smtp_tls *tls = smtp_tls_new();
 
 	(void)state;
 	assert_non_null(tls);
 	/* no TLS context: STARTTLS cannot even be tried */
 	o.starttls = SMTP_STARTTLS_TRY;
-	msg = render_for("tls0@example.org");
-	assert_delivery(smtp_deliver(&o, "noreply@example.org",
-				     "tls0@example.org", msg, reason,
-				     sizeof(reason)),
-			SMTP_TEMPFAIL);
+	deliver_as(&o, "tls0@example.org", SMTP_TEMPFAIL, reason,
+		   sizeof(reason));
 	assert_non_null(strstr(reason, "cannot set up TLS"));
-	free(msg);
 
 	o.tls = tls;
 	/* required, not offered */
 	o.starttls = SMTP_STARTTLS_REQUIRED;
-	msg = render_for("tls1@example.org");
-	assert_delivery(smtp_deliver(&o, "noreply@example.org",
-				     "tls1@example.org", msg, reason,
-				     sizeof(reason)),
-			SMTP_TEMPFAIL);
+	deliver_as(&o, "tls1@example.org", SMTP_TEMPFAIL, reason,
+		   sizeof(reason));
 	assert_non_null(strstr(reason, "STARTTLS"));
 	assert_null(received(&plain_sink, "tls1@example.org", "eml"));
-	free(msg);
 
 	/* try, not offered: plain delivery */
 	o.starttls = SMTP_STARTTLS_TRY;
-	msg = render_for("tls2@example.org");
-	assert_delivery(smtp_deliver(&o, "noreply@example.org",
-				     "tls2@example.org", msg, reason,
-				     sizeof(reason)),
-			SMTP_SENT);
-	free(msg);
+	deliver_as(&o, "tls2@example.org", SMTP_SENT, reason, sizeof(reason));
 
 	/* required, offered with a self-signed certificate: refused */
 	o = opts_for(&tls_sink);
@@ -1100,37 +1094,24 @@ test_smtp_starttls(void **state)
 	o.starttls = SMTP_STARTTLS_REQUIRED;
 	o.user = "mailer";
 	o.password = "s3cret-Pa55";
-	msg = render_for("tls3@example.org");
-	assert_delivery(smtp_deliver(&o, "noreply@example.org",
-				     "tls3@example.org", msg, reason,
-				     sizeof(reason)),
-			SMTP_TEMPFAIL);
+	deliver_as(&o, "tls3@example.org", SMTP_TEMPFAIL, reason,
+		   sizeof(reason));
 	assert_non_null(strstr(reason, "certificate"));
 	assert_null(strstr(reason, "s3cret"));
-	free(msg);
 
 	/* no TLS at all: the server insists on STARTTLS before MAIL */
 	o.starttls = SMTP_STARTTLS_NO;
-	msg = render_for("tls4@example.org");
-	assert_delivery(smtp_deliver(&o, "noreply@example.org",
-				     "tls4@example.org", msg, reason,
-				     sizeof(reason)),
-			SMTP_TEMPFAIL);
+	deliver_as(&o, "tls4@example.org", SMTP_TEMPFAIL, reason,
+		   sizeof(reason));
 	assert_non_null(strstr(reason, "MAIL FROM: 530"));
-	free(msg);
 
 	/* try: opportunistic TLS, then AUTH PLAIN */
 	o.starttls = SMTP_STARTTLS_TRY;
-	msg = render_for("tls5@example.org");
-	assert_delivery(smtp_deliver(&o, "noreply@example.org",
-				     "tls5@example.org", msg, reason,
-				     sizeof(reason)),
-			SMTP_SENT);
+	deliver_as(&o, "tls5@example.org", SMTP_SENT, reason, sizeof(reason));
 	assert_non_null(env = received(&tls_sink, "tls5@example.org", "env"));
 	assert_non_null(strstr(env, "tls=yes\n"));
 	assert_non_null(strstr(env, "auth=yes\n"));
 	free(env);
-	free(msg);
 	smtp_tls_free(tls);
 }
 

@@ -86,9 +86,9 @@ def test_step2_waits_at_most_smtp_timeout(stack, alice):
                                    "notify-async": "false"}),
               "password-changed")
     elapsed = time.monotonic() - t0
-    # smtp.h bounds each protocol step by the timeout; waiting for the
-    # reply to the message text can add a second one (10 s seen).
-    assert elapsed < 13, elapsed
+    # The whole attempt is bounded by the timeout (opts.session_s), not
+    # each protocol step: 5 s, and a margin for a loaded machine.
+    assert elapsed < 8, elapsed
     assert check_password(stack, "alice", GOOD_PW)
 
 
