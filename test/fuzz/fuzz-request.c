@@ -25,6 +25,7 @@
 #include "fcgi/proxy.h"
 #include "fcgi/request.h"
 #include "fcgi/urlenc.h"
+#include "slots.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -96,30 +97,16 @@ check(const struct request *rq)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *copy = malloc(size + 1), *s, *slot[SLOT__MAX] = {0};
+	char *copy, *slot[SLOT__MAX];
 	struct proxy_list proxies = {0};
 	struct request rq;
 	struct cgi cgi = {{0}};
 	struct body body = {0};
 	char err[256];
-	size_t i, pos = 0;
+	size_t i, pos;
 	unsigned mode;
 
-	if (copy == NULL)
-		abort();
-	memcpy(copy, data, size);
-	copy[size] = '\0';
-	s = copy;
-	/* The slots are C strings: each ends at the next NUL. */
-	for (i = 0; i < SLOT__MAX && pos < size; i++) {
-		size_t n = strlen(s);
-
-		slot[i] = s;
-		pos += n + 1;
-		s += n + 1;
-	}
-	if (pos > size)
-		pos = size;
+	copy = fuzz_slots(data, size, slot, SLOT__MAX, &pos);
 	mode = slot[SLOT_MODE] ? (unsigned char)slot[SLOT_MODE][0] : 0;
 
 	/* Bit 3: an empty slot is an absent parameter. */

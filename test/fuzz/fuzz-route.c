@@ -29,6 +29,7 @@
 #include "fcgi/response.h"
 #include "fcgi/route.h"
 #include "fcgi/urlenc.h"
+#include "slots.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -213,25 +214,14 @@ check_answer(enum format fmt, enum pwr_err e, const char *uri)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *copy = malloc(size + 1), *s, *slot[SLOT__MAX] = {0};
+	char *copy, *slot[SLOT__MAX];
 	struct route_match m;
 	const char *prefix;
-	size_t i, pos = 0;
+	size_t i;
 	unsigned mode;
 	enum pwr_err e;
 
-	if (copy == NULL)
-		abort();
-	memcpy(copy, data, size);
-	copy[size] = '\0';
-	s = copy;
-	for (i = 0; i < SLOT__MAX && pos < size; i++) {
-		size_t n = strlen(s);
-
-		slot[i] = s;
-		pos += n + 1;
-		s += n + 1;
-	}
+	copy = fuzz_slots(data, size, slot, SLOT__MAX, NULL);
 	mode = slot[SLOT_MODE] ? (unsigned char)slot[SLOT_MODE][0] : 0;
 	prefix = prefixes[mode % (sizeof(prefixes) / sizeof(prefixes[0]))];
 	for (i = SLOT_METHOD; i < SLOT__MAX; i++)

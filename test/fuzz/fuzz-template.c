@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "mail-templates/mail.h"
+#include "slots.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -204,28 +205,17 @@ check_message(const struct mail_message *m)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *copy = malloc(size + 1), *s, *slot[SLOT__MAX] = {0};
+	char *copy, *slot[SLOT__MAX];
 	struct mail_templates *t;
 	struct mail_values vals = {{0}};
 	const char *set, *from, *to, *link;
 	const char *sets[] = {"fuzz", NULL};
 	char err[512], name[128];
-	size_t i, pos = 0;
+	size_t i;
 	unsigned mode;
 	enum mail_kind kind;
 
-	if (copy == NULL)
-		abort();
-	memcpy(copy, data, size);
-	copy[size] = '\0';
-	s = copy;
-	for (i = 0; i < SLOT__MAX && pos < size; i++) {
-		size_t n = strlen(s);
-
-		slot[i] = s;
-		pos += n + 1;
-		s += n + 1;
-	}
+	copy = fuzz_slots(data, size, slot, SLOT__MAX, NULL);
 	mode = slot[SLOT_MODE] ? (unsigned char)slot[SLOT_MODE][0] : 0;
 	kind = (mode & 1) ? MAIL_CHANGE_PASSWORD : MAIL_RESET_CONFIRM;
 	set = (mode & 16) ? "default" : "fuzz";
