@@ -222,7 +222,8 @@ mailer_attempt(struct mailer *m, const struct store_outbox_job *j,
 	domain = domain != NULL ? domain + 1 : "?";
 
 	/* Made at the first delivery, not at start: a worker that never
-	 * sends keeps the CA bundle out of its memory. */
+	 * sends keeps OpenSSL's state out of its memory; one that could not
+	 * make it tries again at the next delivery. */
 	if (cfg->smtp.starttls != STARTTLS_NO && m->tls == NULL)
 		m->tls = smtp_tls_new();
 	opts = (struct smtp_opts){

@@ -414,6 +414,32 @@ smtp_tls_free(struct smtp_tls *t)
 	free(t);
 }
 
+/*
+ * Why a session failed when no SMTP reply says it: the deadline (after
+ * connecting, only a whole-session bound fires: see event_cb), a cause
+ * event_cb noted, or libesmtp's error.
+ */
+static void
+reason_local(char *reason, size_t reasonlen, const char *hostport,
+	     const struct deliver_ctx *c, int alarm_s)
+{
+	char buf[128];
+	int e = smtp_errno();
+
+	if (smtp_alarm_fired && c->fd >= 0)
+		reason_set(reason, reasonlen,
+			   "%s: session not over within %d s", hostport,
+			   alarm_s);
+	else if (smtp_alarm_fired)
+		reason_set(reason, reasonlen, "%s: no connection within %d s",
+			   hostport, alarm_s);
+	else
+		reason_set(reason, reasonlen, "%s: %s", hostport,
+			   c->note[0] != '\0' ? c->note
+			   : e != 0 ? smtp_strerror(e, buf, sizeof(buf))
+				    : "session ended without a reply");
+}
+
 enum smtp_rc
 smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 	     const char *message, char *reason, size_t reasonlen)
@@ -431,10 +457,10 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 	enum smtp_rc rc = SMTP_TEMPFAIL;
 	enum starttls_option how;
 	char hostport[SMTP_HOST_MAX + 16], buf[128];
-	bool use_auth;
+	bool use_auth, started;
 	long ms_timeout;
 	size_t i;
-	int timeout_s;
+	int timeout_s, alarm_s;
 
 	if (reasonlen > 0)
 		reason[0] = '\0';
@@ -528,27 +554,14 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 		close(c.lowest_fd);
 	else
 		c.lowest_fd = 0;
-	deadline_start(&dl, c.whole ? opts->session_s : timeout_s);
-	if (!smtp_start_session(session)) {
-		int e = smtp_errno();
-
-		deadline_stop(&dl);
-		if (smtp_alarm_fired && c.fd >= 0)
-			reason_set(reason, reasonlen,
-				   "%s: session not over within %d s", hostport,
-				   opts->session_s);
-		else if (smtp_alarm_fired)
-			reason_set(reason, reasonlen,
-				   "%s: no connection within %d s", hostport,
-				   c.whole ? opts->session_s : timeout_s);
-		else
-			reason_set(reason, reasonlen, "%s: %s", hostport,
-				   c.note[0] != '\0'
-				       ? c.note
-				       : smtp_strerror(e, buf, sizeof(buf)));
+	alarm_s = c.whole ? opts->session_s : timeout_s;
+	deadline_start(&dl, alarm_s);
+	started = smtp_start_session(session);
+	deadline_stop(&dl);
+	if (!started) {
+		reason_local(reason, reasonlen, hostport, &c, alarm_s);
 		goto out;
 	}
-	deadline_stop(&dl);
 
 	rs = smtp_recipient_status(rcpt);
 	ms = smtp_message_transfer_status(msg);
@@ -571,18 +584,8 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 		/* The sender refused (or AUTH failed): our configuration,
 		 * not this message; keep it for a later attempt. */
 		reason_status(reason, reasonlen, "MAIL FROM", fs);
-	} else if (smtp_alarm_fired && c.fd >= 0) {
-		reason_set(reason, reasonlen,
-			   "%s: session not over within %d s", hostport,
-			   opts->session_s);
 	} else {
-		int e = smtp_errno();
-
-		reason_set(reason, reasonlen, "%s: %s", hostport,
-			   c.note[0] != '\0'
-			       ? c.note
-			       : (e != 0 ? smtp_strerror(e, buf, sizeof(buf))
-					 : "session ended without a reply"));
+		reason_local(reason, reasonlen, hostport, &c, alarm_s);
 	}
 out:
 	if (session != NULL)

@@ -16,8 +16,9 @@ enum smtp_starttls {
 	SMTP_STARTTLS_REQUIRED
 };
 
-/* A TLS client context (CA bundle loaded, TLS 1.2), made once and shared
- * by deliveries.  smtp_tls_new() gives NULL when OpenSSL cannot set it up. */
+/* A TLS client context (TLS 1.2, trust from OpenSSL's certificate
+ * directory), made once and shared by deliveries.  smtp_tls_new() gives
+ * NULL when OpenSSL cannot set it up. */
 struct smtp_tls;
 struct smtp_tls *smtp_tls_new(void);
 void smtp_tls_free(struct smtp_tls *t);
