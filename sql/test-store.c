@@ -80,15 +80,28 @@ hash_of(uint8_t h[STORE_HASH_LEN], int n)
 		h[i] = (uint8_t)(n * 37 + i);
 }
 
+/* Run q on connection c; false (and c's message) when it failed. */
+static bool
+try_sql(PGconn *c, const char *q)
+{
+	PGresult *r = PQexec(c, q);
+	ExecStatusType s = PQresultStatus(r);
+
+	PQclear(r);
+	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+static void
+sql_on(PGconn *c, const char *q)
+{
+	if (!try_sql(c, q))
+		fail_msg("%s: %s", q, PQerrorMessage(c));
+}
+
 static void
 sql(const char *q)
 {
-	PGresult *r = PQexec(raw, q);
-	ExecStatusType s = PQresultStatus(r);
-
-	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", q, PQerrorMessage(raw));
-	PQclear(r);
+	sql_on(raw, q);
 }
 
 __attribute__((format(printf, 1, 2))) static long long
@@ -709,26 +722,6 @@ test_complete_concurrent(void **state)
 				 "event = 'password-changed' "
 				 "AND client = '192.0.2.9'"),
 			 1);
-}
-
-static bool
-try_sql(PGconn *c, const char *q)
-{
-	PGresult *r = PQexec(c, q);
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-
-	PQclear(r);
-	return ok;
-}
-
-static void
-sql_on(PGconn *c, const char *q)
-{
-	PGresult *r = PQexec(c, q);
-
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		fail_msg("%s: %s", q, PQerrorMessage(c));
-	PQclear(r);
 }
 
 /*
