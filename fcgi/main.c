@@ -1,13 +1,14 @@
 /*
  * main.c — pwreset(8): the FastCGI service.
  *
- *	pwreset [-n] [-c FILE]
+ *	pwreset [-n] [-c FILE] | -V | -h
  *
  * Loads the configuration and everything it names, finds or makes the
  * listening socket, drops root, then hands over to the supervisor, in the
  * foreground.  -n only checks the configuration (and the templates, the
  * banned list and the trusted proxies it names) and exits.
  */
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +22,12 @@
 #include "worker.h"
 
 static void
-usage(void)
+usage(FILE *out, int status)
 {
-	fprintf(stderr, "usage: pwreset [-n] [-c FILE]\n");
-	exit(2);
+	fprintf(out, "usage: pwreset [-n] [-c FILE]\n"
+		     "       pwreset -V | --version\n"
+		     "       pwreset -h | --help\n");
+	exit(status);
 }
 
 int
@@ -39,9 +42,20 @@ main(int argc, char *argv[])
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 	int ch, rc = 1;
+	static const struct option longopts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
 
-	while ((ch = getopt(argc, argv, "nc:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "nc:hV", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'h':
+			usage(stdout, 0);
+			break;
+		case 'V':
+			printf("pwreset %s\n", PWRESET_VERSION);
+			return 0;
 		case 'n':
 			check = true;
 			break;
@@ -49,11 +63,11 @@ main(int argc, char *argv[])
 			carg = optarg;
 			break;
 		default:
-			usage();
+			usage(stderr, 2);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(stderr, 2);
 	path = config_path(carg);
 
 	if (worker_conf_load(&wc, path, err, sizeof(err)) != 0) {

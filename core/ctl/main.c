@@ -64,6 +64,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct ctl c;
@@ -76,13 +77,16 @@ main(int argc, char **argv)
 	log_init(CTL_PROG, LOG_TARGET_STDERR, LOG_LEVEL_WARN);
 
 	/* '+': stop at the command, whose own options come after it. */
-	while ((ch = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			cfgarg = optarg;
 			break;
 		case 'h':
 			ctl_usage(stdout, NULL, NULL);
+			return CTL_EXIT_OK;
+		case 'V':
+			printf("pwreset-ctl %s\n", PWRESET_VERSION);
 			return CTL_EXIT_OK;
 		default:
 			ctl_usage(stderr, NULL, NULL);
