@@ -50,6 +50,7 @@ enum key {
 	KEY_SERVICE_USER,
 	KEY_SERVICE_SHUTDOWN_TIMEOUT,
 	KEY_SERVICE_TEMPLATE_DIR,
+	KEY_SERVICE_LOCAL_TEMPLATE_DIR,
 	KEY_SERVICE_GLOBAL_TEMPLATE,
 	KEY_SERVICE_LINK_TEMPLATE,
 	KEY_SERVICE_TRUSTED_PROXIES,
@@ -179,6 +180,9 @@ static const struct ckey keys[KEY__MAX] = {
     [KEY_SERVICE_TEMPLATE_DIR] =
 	STR("service", "template_dir", service.template_dir, check_abs_path,
 	    "/usr/share/pwreset/mail-templates"),
+    [KEY_SERVICE_LOCAL_TEMPLATE_DIR] =
+	STR("service", "local_template_dir", service.local_template_dir,
+	    check_opt_abs_path, "/etc/pwreset/templates"),
     [KEY_SERVICE_GLOBAL_TEMPLATE] =
 	STR("service", "global_template", service.global_template,
 	    check_set_name, ""),

@@ -49,6 +49,8 @@ struct config {
 		char *user;	      /* "" → keep the current user */
 		int shutdown_timeout; /* seconds, 10 */
 		char *template_dir;   /* "/usr/share/pwreset/mail-templates" */
+		/* "/etc/pwreset/templates"; wins over template_dir */
+		char *local_template_dir;
 		char *global_template; /* "" → only the default set */
 		char *link_template;   /* placeholders {hosturl} {member.id}
 					  {token} ... */

@@ -579,6 +579,7 @@ static const char *const sample_keys[] = {
     "service.user",
     "service.shutdown_timeout",
     "service.template_dir",
+    "service.local_template_dir",
     "service.global_template",
     "service.link_template",
     "service.trusted_proxies",

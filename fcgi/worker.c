@@ -76,8 +76,9 @@ worker_conf_load(struct worker_conf *wc, const char *path, char *err,
 	memset(wc, 0, sizeof(*wc));
 	if (config_load(&wc->cfg, path, err, errlen) != 0)
 		return -1;
-	wc->templates = mail_templates_load(
-	    c->service.template_dir, c->service.link_template, err, errlen);
+	wc->templates = mail_templates_load_local(
+	    c->service.template_dir, c->service.local_template_dir,
+	    c->service.link_template, err, errlen);
 	if (wc->templates == NULL)
 		goto fail;
 	if (c->service.global_template[0] != '\0' &&

@@ -451,6 +451,87 @@ fail:
 	return NULL;
 }
 
+/* Lay the sets of local_dir over t, file by file; 0 or -1 with err. */
+static int
+sets_overlay(struct mail_templates *t, const char *local_dir, char *err,
+	     size_t errlen)
+{
+	struct dirent *de;
+	DIR *d;
+	int rc = -1;
+
+	if ((d = opendir(local_dir)) == NULL) {
+		if (errno == ENOENT)
+			return 0; /* nothing customised */
+		snprintf(err, errlen, "%s: %s", local_dir, strerror(errno));
+		return -1;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		struct tset local, *set = NULL;
+		struct stat st;
+		size_t i;
+		int k, p;
+
+		if (!set_name_valid(de->d_name) ||
+		    fstatat(dirfd(d), de->d_name, &st, 0) != 0 ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		memset(&local, 0, sizeof(local));
+		memcpy(local.name, de->d_name, strlen(de->d_name) + 1);
+		if (set_load(dirfd(d), local_dir, &local, err, errlen) != 0) {
+			set_clear(&local);
+			goto out;
+		}
+		if (set_empty(&local))
+			continue;
+		for (i = 0; i < t->nsets && set == NULL; i++)
+			if (strcmp(t->sets[i].name, local.name) == 0)
+				set = &t->sets[i];
+		if (set == NULL) {
+			if (t->nsets == MAIL_SETS_MAX) {
+				snprintf(err, errlen,
+					 "%s: more than %d template sets",
+					 local_dir, MAIL_SETS_MAX);
+				set_clear(&local);
+				goto out;
+			}
+			set = &t->sets[t->nsets++];
+			memcpy(set->name, local.name, sizeof(set->name));
+		}
+		for (k = 0; k < MAIL__MAX; k++)
+			for (p = 0; p < PART__MAX; p++) {
+				if (local.parts[k][p] == NULL)
+					continue;
+				tmpl_free(set->parts[k][p]);
+				set->parts[k][p] = local.parts[k][p];
+			}
+	}
+	if (errno != 0) {
+		snprintf(err, errlen, "%s: %s", local_dir, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	closedir(d);
+	return rc;
+}
+
+struct mail_templates *
+mail_templates_load_local(const char *dir, const char *local_dir,
+			  const char *link_template, char *err, size_t errlen)
+{
+	struct mail_templates *t =
+	    mail_templates_load(dir, link_template, err, errlen);
+
+	if (t == NULL || local_dir == NULL || *local_dir == '\0')
+		return t;
+	if (sets_overlay(t, local_dir, err, errlen) != 0) {
+		mail_templates_free(t);
+		return NULL;
+	}
+	return t;
+}
+
 bool
 mail_templates_has_set(const struct mail_templates *t, const char *set)
 {

@@ -59,6 +59,16 @@ struct mail_templates;
 struct mail_templates *mail_templates_load(const char *dir,
 					   const char *link_template, char *err,
 					   size_t errlen);
+/*
+ * The same, then the admin's own folder over it: each file found in
+ * local_dir/SET/ replaces that file of SET (or makes SET), so a site
+ * changes one template without editing the package's files.  local_dir
+ * NULL, "" or missing: nothing is laid over.
+ */
+struct mail_templates *mail_templates_load_local(const char *dir,
+						 const char *local_dir,
+						 const char *link_template,
+						 char *err, size_t errlen);
 void mail_templates_free(struct mail_templates *t); /* NULL-safe */
 bool mail_templates_has_set(const struct mail_templates *t, const char *set);
 

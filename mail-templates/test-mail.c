@@ -440,6 +440,66 @@ test_fallback(void **state)
 	free(d);
 }
 
+/* local_template_dir: its files win over the package's one by one, it
+ * may add a set, a missing folder is no error, a bad file in it is. */
+static void
+test_local_dir(void **state)
+{
+	const char *const acme[] = {"acme", NULL};
+	struct mail_templates *t;
+	struct mail_message m;
+	struct mail_values v;
+	char err[512] = "", *local, *missing, *bad, *txt;
+
+	(void)state;
+	local = mkscratch("local");
+	put(local, "default/reset-password-confirm.subject",
+	    "Site {hosturl}\n");
+	put(local, "acme/change-password.subject", "Acme changed\n");
+	t = mail_templates_load_local(template_dir, local, NULL, err,
+				      sizeof(err));
+	if (t == NULL)
+		fail_msg("load_local: %s", err);
+	assert_true(mail_templates_has_set(t, "acme"));
+	assert_true(mail_templates_has_set(t, "example-brand"));
+	sample_values(&v);
+
+	/* Only the subject of default is replaced; its bodies stay. */
+	render_ok(t, NULL, MAIL_RESET_CONFIRM, &v, &m);
+	assert_string_equal(m.subject, "Site http://localhost:8080");
+	txt = part_decoded(m.text, "text/plain");
+	assert_non_null(strstr(txt, "Hello Jane Smith,"));
+	free(txt);
+	mail_message_free(&m);
+	render_ok(t, acme, MAIL_CHANGE_PASSWORD, &v, &m);
+	assert_string_equal(m.subject, "Acme changed");
+	mail_message_free(&m);
+	mail_templates_free(t);
+
+	/* Not there, or turned off: the package's templates alone. */
+	missing = xasprintf("%s/no-such-dir", scratch);
+	t = mail_templates_load_local(template_dir, missing, NULL, err,
+				      sizeof(err));
+	assert_non_null(t);
+	render_ok(t, NULL, MAIL_RESET_CONFIRM, &v, &m);
+	assert_string_equal(m.subject, "Update your password");
+	mail_message_free(&m);
+	mail_templates_free(t);
+	t = mail_templates_load_local(template_dir, "", NULL, err, sizeof(err));
+	assert_non_null(t);
+	mail_templates_free(t);
+
+	/* An unknown placeholder in the local folder stops the load. */
+	bad = mkscratch("local-bad");
+	put(bad, "default/change-password.txt", "{member.nope}\n");
+	assert_null(mail_templates_load_local(template_dir, bad, NULL, err,
+					      sizeof(err)));
+	assert_non_null(strstr(err, "local-bad/default/change-password.txt"));
+	free(local);
+	free(missing);
+	free(bad);
+}
+
 static void
 test_html_escaping(void **state)
 {
@@ -1122,6 +1182,7 @@ main(void)
 	    cmocka_unit_test(test_default_set),
 	    cmocka_unit_test(test_load_errors),
 	    cmocka_unit_test(test_fallback),
+	    cmocka_unit_test(test_local_dir),
 	    cmocka_unit_test(test_html_escaping),
 	    cmocka_unit_test(test_subject_crlf),
 	    cmocka_unit_test(test_link_template),
