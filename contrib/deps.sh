@@ -14,6 +14,7 @@ PACKAGES=(
 	postgresql postgresql-contrib nginx-light spawn-fcgi lighttpd
 	python3 python3-aiosmtpd python3-pytest python3-psycopg2 curl mandoc
 	ca-certificates openssl valgrind libclang-rt-14-dev libexpat1-dev wrk
+	debhelper dpkg-dev fakeroot lintian devscripts
 )
 
 missing=()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-all.sh — THE test command of pwreset.
 #
-#   sudo test/run-all.sh
+#   test/run-all.sh          (as root)
 #
 # On a fresh Debian 12, as root, with no stdin:
 #   1. installs what is missing (contrib/deps.sh);
@@ -11,7 +11,9 @@
 #   4. for a plain build (build/) and an ASan+UBSan build (build-asan/):
 #      meson setup, ninja, the unit tests (meson test), the end-to-end suite
 #      (pytest test/e2e through nginx, real PostgreSQL, SMTP sink);
-#   5. checks the formatting of every *.c and *.h with clang-format.
+#   5. builds the Debian package, installs it, uses it and purges it
+#      (test/deb/smoke.sh);
+#   6. checks the formatting of every *.c and *.h with clang-format.
 # It ends with one line "N passed, N failed[, N skipped]" summing every
 # suite, and exits non-zero when anything failed.
 #
@@ -280,6 +282,20 @@ if mandoc -Tlint -Wwarning contrib/man/*.[0-9]; then
 	add man 1 0 0
 else
 	add man 0 1 0
+fi
+
+# Build, lintian, install, use end to end, purge (test/deb/smoke.sh).
+stage "Debian package: dpkg-buildpackage, lintian, install, smoke, purge"
+DEB_OUT=$(timeout -k 30 900 bash test/deb/smoke.sh </dev/null 2>&1)
+DEB_RC=$?
+printf '%s\n' "$DEB_OUT"
+DEB_LAST=$(printf '%s\n' "$DEB_OUT" | sed -n 's/^deb-smoke: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' | tail -n1)
+if [ -n "$DEB_LAST" ]; then
+	read -r DEB_P DEB_F <<<"$DEB_LAST"
+	if [ "$DEB_RC" -ne 0 ] && [ "$DEB_F" -eq 0 ]; then DEB_F=1; fi
+	add deb-smoke "$DEB_P" "$DEB_F" 0
+else
+	add deb-smoke 0 1 0
 fi
 
 # ---- 6. formatting ----------------------------------------------------------
