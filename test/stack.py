@@ -63,6 +63,8 @@ BASE_CONFIG = [
     ("service", "emaildomain", "example.test"),
     ("service", "workers", "2"),
     ("service", "template_dir", os.path.join(SRC_DIR, "mail-templates")),
+    # Not the machine's /etc/pwreset/templates (an installed package's).
+    ("service", "local_template_dir", ""),
     ("service", "token_ttl", "3600"),
     ("argon2", "m_cost", "1024"),
     ("argon2", "t_cost", "1"),

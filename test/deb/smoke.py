@@ -14,6 +14,8 @@ fd 0.  nginx runs its workers as www-data with the shipped server block
 (/usr/share/pwreset/nginx/pwreset.conf), its TLS lines replaced by a
 loopback port.  Then, on both routes: step 1, the mail with the token is
 delivered, step 2 changes the password, the change-password mail follows.
+The group's reset mail takes its subject from a site template in
+/etc/pwreset/templates ([service] local_template_dir).
 
 Prints "ok ..." / "FAIL ..." lines; exit 0 when all passed.
 """
@@ -38,6 +40,9 @@ PWRESET = "/usr/sbin/pwreset"
 CTL = "/usr/sbin/pwreset-ctl"
 PASSWORD = "Quartz-Lantern-47-Meadow"
 DOMAIN = "example.test"
+LOCAL_SET = "debsmoke"
+LOCAL_SUBJECT = "/etc/pwreset/templates/%s/reset-password-confirm.subject" % (
+    LOCAL_SET)
 
 failures = 0
 
@@ -102,8 +107,8 @@ def token_of(msg):
     return m.group(1) if m else None
 
 
-def reset(s, route, username, email):
-    """Both steps on route for username; True when all went well."""
+def reset(s, route, username, email, subject):
+    """Both steps on route for username, the reset mail titled subject."""
     before = len(s.mails(0, timeout=0, to=email))
     r = s.post(route, {"member-username": username})
     if not report(r.status == 200 and b"request-successful" in r.body,
@@ -112,6 +117,8 @@ def reset(s, route, username, email):
     mails = s.mails(before + 1, timeout=30, to=email)
     if not report(len(mails) > before, "%s: reset mail delivered" % route):
         return
+    report(mails[-1]["Subject"] == subject, "%s: subject %r" % (
+        route, subject), str(mails[-1]["Subject"]))
     token = token_of(mails[-1])
     if not report(token is not None, "%s: token in the mail" % route):
         return
@@ -161,7 +168,13 @@ def main():
         for user in ("alice", "bob"):
             ctl("member", "add", user, "--email", "%s@%s" % (user, DOMAIN),
                 "--firstname", user.title(), "--lastname", "Smoke")
-        ctl("group", "add", "acme", "--description", "ACME")
+        # A site template in /etc/pwreset/templates ([service]
+        # local_template_dir): one file of a set the package lacks.
+        os.makedirs(os.path.dirname(LOCAL_SUBJECT), exist_ok=True)
+        with open(LOCAL_SUBJECT, "w") as f:
+            f.write("Debsmoke reset for {emaildomain}\n")
+        ctl("group", "add", "acme", "--description", "ACME", "--template",
+            LOCAL_SET)
         ctl("group", "add-member", "acme", "bob")
 
         r = subprocess.run(["runuser", "-u", "pwreset", "--", PWRESET, "-n",
@@ -212,9 +225,9 @@ def main():
                    os.path.join(nd, "error.log"))))
 
         reset(s, "/ps/service/members/resetpassword", "alice",
-              "alice@" + DOMAIN)
+              "alice@" + DOMAIN, "Update your password")
         reset(s, "/ps/service/groups/acme/members/resetpassword", "bob",
-              "bob@" + DOMAIN)
+              "bob@" + DOMAIN, "Debsmoke reset for " + DOMAIN)
         r = s.request("GET", "/ps/service/members/resetpassword")
         report(r.status == 403, "the snippet passes POST only",
                str(r.status))
@@ -226,6 +239,8 @@ def main():
         if spawn is not None:
             stack.stop_process(spawn.pid, "pwreset", proc=spawn, timeout=20)
         s.stop()
+        # Not the package's: purge would rightly leave it behind.
+        shutil.rmtree(os.path.dirname(LOCAL_SUBJECT), ignore_errors=True)
         print(stack.tail(os.path.join(args.dir, "installed-pwreset.log")))
     return 1 if failures else 0
 
