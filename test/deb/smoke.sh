@@ -61,8 +61,14 @@ export DEBIAN_FRONTEND=noninteractive
 
 # ---- 1. build --------------------------------------------------------------
 mkdir "$W/src"
-(cd "$SRC" && git ls-files --cached --others --exclude-standard -z |
-	tar --null -T - -cf -) | tar -xf - -C "$W/src"
+# The tree as it is (uncommitted edits too), without builds.
+if git -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	(cd "$SRC" && git ls-files --cached --others --exclude-standard -z |
+		tar --null -T - -cf -) | tar -xf - -C "$W/src"
+else
+	tar -C "$SRC" --exclude='./build*' --exclude=./.stack --exclude=./.git \
+		-cf - . | tar -xf - -C "$W/src"
+fi
 if (cd "$W/src" && dpkg-buildpackage -us -uc -b) >"$W/build.log" 2>&1; then
 	ok "dpkg-buildpackage -us -uc -b"
 else
