@@ -4,6 +4,7 @@
 #	test/deb/smoke.sh		(as root, on Debian 12)
 #
 #   1. dpkg-buildpackage -us -uc -b in a copy of the tree (it writes ../);
+#      meson install of that build keeps an edited pwreset.conf;
 #   2. lintian: any error fails (warnings are printed);
 #   3. apt-get install ./pwreset_*.deb, then what the package must have
 #      set up: user, 0640 root:pwreset conffile, /run/pwreset for www-data,
@@ -78,6 +79,22 @@ else
 fi
 DEB=$(ls "$W"/pwreset_*_*.deb)
 check "built pwreset_VERSION_ARCH.deb" test -f "$DEB"
+
+# A plain meson install (of the package's build): the config 0640, and an
+# edited one survives a second install.
+OBJ=$(ls -d "$W"/src/obj-*/ 2>/dev/null | head -n1)
+D=$W/destdir
+export D
+if [ -n "$OBJ" ] && DESTDIR=$D meson install -C "$OBJ" --no-rebuild >"$W/meson-install.log" 2>&1; then
+	check "meson install: pwreset.conf is 0640" \
+		sh -c '[ "$(stat -c %a "$D/etc/pwreset/pwreset.conf")" = 640 ]'
+	echo '# edited by the admin' >>"$D/etc/pwreset/pwreset.conf"
+	DESTDIR=$D meson install -C "$OBJ" --no-rebuild >>"$W/meson-install.log" 2>&1
+	check "meson install keeps an existing pwreset.conf" \
+		grep -qx '# edited by the admin' "$D/etc/pwreset/pwreset.conf"
+else
+	bad "meson install from the package build (see $W/meson-install.log)"
+fi
 
 # ---- 2. lintian -------------------------------------------------------------
 lintian --fail-on error \
