@@ -24,8 +24,14 @@ struct buf {
 	bool wipe; /* explicit_bzero() whatever the buffer lets go of */
 };
 
-#define BUF_INIT      {NULL, 0, 0, false}
-#define BUF_INIT_WIPE {NULL, 0, 0, true}
+#define BUF_INIT                                                               \
+	{                                                                      \
+		NULL, 0, 0, false                                              \
+	}
+#define BUF_INIT_WIPE                                                          \
+	{                                                                      \
+		NULL, 0, 0, true                                               \
+	}
 
 void buf_add(struct buf *b, const void *p, size_t n);
 void buf_adds(struct buf *b, const char *s);

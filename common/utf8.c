@@ -27,8 +27,7 @@ utf8_decode(const char *str, size_t len, uint32_t *cp)
 	size_t n;
 	uint32_t c;
 
-	if (len == 0 || s[0] == 0 || (n = utf8_lead_len(s[0])) == 0 ||
-	    len < n)
+	if (len == 0 || s[0] == 0 || (n = utf8_lead_len(s[0])) == 0 || len < n)
 		return 0;
 	c = s[0] & lead_mask[n];
 	for (size_t i = 1; i < n; i++) {

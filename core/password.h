@@ -56,7 +56,7 @@ enum password_verdict {
 
 /* Whether pw matches the PHC string.  Applies the same normalisation as
  * password_hash under policy = nist. */
-enum password_verdict password_verify(const struct config *cfg,
-				      const char *phc, const char *pw);
+enum password_verdict password_verify(const struct config *cfg, const char *phc,
+				      const char *pw);
 
 #endif

@@ -480,7 +480,8 @@ test_strings(void **state)
 	expect_error("[service]\ntemplate_dir = templates\n", 2, "absolute");
 	expect_error("[service]\ntemplate_dir =\n", 2, "absolute");
 	/* One set-name rule everywhere (common/setname.h): no '.' at all. */
-	expect_error("[service]\nglobal_template = ../etc\n", 2, "only letters");
+	expect_error("[service]\nglobal_template = ../etc\n", 2,
+		     "only letters");
 	expect_error("[service]\nglobal_template = a.b\n", 2, "only letters");
 	expect_error("[service]\nglobal_template = a/b\n", 2, "only letters");
 	expect_error("[service]\nlink_template = {hosturl}/x\n", 2,

@@ -26,8 +26,8 @@ validate_username(const char *s)
 	if (len == 0 || len > USERNAME_MAX)
 		return false;
 	for (size_t i = 0; i < len; i++) {
-		if (!ascii_is_alpha(s[i]) && !ascii_is_digit(s[i]) && s[i] != '_' &&
-		    s[i] != '.' && s[i] != '-')
+		if (!ascii_is_alpha(s[i]) && !ascii_is_digit(s[i]) &&
+		    s[i] != '_' && s[i] != '.' && s[i] != '-')
 			return false;
 		if (!ascii_is_digit(s[i]))
 			all_digits = false;
@@ -73,7 +73,8 @@ email_domain_valid(const char *s)
 				break;
 			dots++;
 			label = 0;
-		} else if (ascii_is_alpha(*p) || ascii_is_digit(*p) || *p == '-') {
+		} else if (ascii_is_alpha(*p) || ascii_is_digit(*p) ||
+			   *p == '-') {
 			label++;
 		} else {
 			return false;

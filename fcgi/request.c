@@ -175,7 +175,8 @@ content_type_ok(const char *ct)
 		if (*s == '\0')
 			return true; /* a trailing ';' */
 		name = s;
-		while (*s != '\0' && *s != '=' && *s != ';' && !ascii_is_blank(*s))
+		while (*s != '\0' && *s != '=' && *s != ';' &&
+		       !ascii_is_blank(*s))
 			s++;
 		nlen = (size_t)(s - name);
 		if (*s != '=' || nlen == 0)

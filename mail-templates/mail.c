@@ -22,9 +22,9 @@
 #include "mail.h"
 #include "mime.h"
 
-#define MAIL_SETS_MAX	  64	      /* sets under template_dir */
-#define MAIL_FILE_MAX	  (64 * 1024) /* bytes per template file */
-#define MAIL_DEFAULT_SET  "default"
+#define MAIL_SETS_MAX	 64	     /* sets under template_dir */
+#define MAIL_FILE_MAX	 (64 * 1024) /* bytes per template file */
+#define MAIL_DEFAULT_SET "default"
 #define MAIL_DEFAULT_LINK                                                      \
 	"{hosturl}/email/changepassword?member={member.id}&token={token}"
 
@@ -572,7 +572,8 @@ mail_render(const struct mail_templates *t, const char *const *sets,
 	    struct mail_message *out, char *err, size_t errlen)
 {
 	struct buf link = BUF_INIT_WIPE, subject = BUF_INIT_WIPE,
-		      text = BUF_INIT_WIPE, html = BUF_INIT_WIPE, msg = BUF_INIT_WIPE;
+		   text = BUF_INIT_WIPE, html = BUF_INIT_WIPE,
+		   msg = BUF_INIT_WIPE;
 	const char *v[MAIL_VAR__MAX];
 	struct mime_input in;
 	int i, rc = -1;

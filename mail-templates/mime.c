@@ -251,8 +251,8 @@ is_atext_or_wsp(unsigned char c)
  * or a quoted-string) and the address in angle brackets; the bare address
  * when there is no name. */
 static void
-write_mailbox(struct buf *out, const char *header, const char *name,
-	      size_t n, const char *addr)
+write_mailbox(struct buf *out, const char *header, const char *name, size_t n,
+	      const char *addr)
 {
 	struct hdr h;
 
@@ -354,8 +354,8 @@ static size_t
 qp_token(const unsigned char *s, size_t n, size_t i, size_t col, char tok[3])
 {
 	unsigned char c = s[i];
-	bool lit =
-	    (c >= 33 && c <= 126 && c != '=') || (ascii_is_blank((char)c) && i + 1 < n);
+	bool lit = (c >= 33 && c <= 126 && c != '=') ||
+		   (ascii_is_blank((char)c) && i + 1 < n);
 
 	/* A '.' or "From " opening a line is fragile in transit (SMTP dot
 	 * handling, mbox quoting): encode it. */
@@ -460,8 +460,8 @@ write_date(struct buf *out)
 
 	gmtime_r(&now, &tm);
 	buf_addf(out, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n",
-		    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-		    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static void
@@ -469,11 +469,11 @@ write_part(struct buf *out, const char *boundary, const char *type,
 	   const char *body)
 {
 	buf_addf(out,
-		    "--%s\r\n"
-		    "Content-Type: %s; charset=utf-8\r\n"
-		    "Content-Transfer-Encoding: quoted-printable\r\n"
-		    "\r\n",
-		    boundary, type);
+		 "--%s\r\n"
+		 "Content-Type: %s; charset=utf-8\r\n"
+		 "Content-Transfer-Encoding: quoted-printable\r\n"
+		 "\r\n",
+		 boundary, type);
 	qp_body(out, body);
 	buf_add(out, "\r\n", 2);
 }
@@ -535,14 +535,14 @@ mime_build(const struct mime_input *in, struct buf *out, char *err,
 	write_date(out);
 	buf_addf(out, "Message-ID: <%s@%s>\r\n", msgid, domain);
 	buf_adds(out, "MIME-Version: 1.0\r\n"
-			 "Auto-Submitted: auto-generated\r\n");
+		      "Auto-Submitted: auto-generated\r\n");
 	/* '=' is a tspecial, hence the quotes; "=_" never occurs in
 	 * quoted-printable output, so the boundary cannot collide. */
 	buf_addf(out,
-		    "Content-Type: multipart/alternative;\r\n"
-		    " boundary=\"%s\"\r\n"
-		    "\r\n",
-		    boundary);
+		 "Content-Type: multipart/alternative;\r\n"
+		 " boundary=\"%s\"\r\n"
+		 "\r\n",
+		 boundary);
 	write_part(out, boundary, "text/plain", in->text);
 	write_part(out, boundary, "text/html", in->html);
 	buf_addf(out, "--%s--\r\n", boundary);

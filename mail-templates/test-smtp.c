@@ -424,7 +424,8 @@ main(void)
 
 	if (testmail_init("test-smtp") != 0)
 		return 1;
-	rc = cmocka_run_group_tests_name("smtp", tests, smtp_setup, smtp_teardown);
+	rc = cmocka_run_group_tests_name("smtp", tests, smtp_setup,
+					 smtp_teardown);
 	testmail_done();
 	return rc;
 }

@@ -25,17 +25,19 @@ int testmail_init(const char *prog);
 /* Remove scratch. */
 void testmail_done(void);
 
-char * mkscratch(const char *name);
+char *mkscratch(const char *name);
 void put(const char *dir, const char *rel, const char *content);
-char * mkset_dir(const char *name);
-char * slurp(const char *path);
+char *mkset_dir(const char *name);
+char *slurp(const char *path);
 void sample_values(struct mail_values *v);
-char * part_decoded(const char *msg, const char *type);
+char *part_decoded(const char *msg, const char *type);
 void check_format(const char *msg);
-const char * header_line(const char *msg, const char *name);
+const char *header_line(const char *msg, const char *name);
 int count_headers(const char *msg, const char *name);
 int python_check(const char *msg, const char *args);
-struct mail_templates * load_ok(const char *dir, const char *link);
-void render_ok(const struct mail_templates *t, const char *const *sets, enum mail_kind kind, const struct mail_values *v, struct mail_message *m);
+struct mail_templates *load_ok(const char *dir, const char *link);
+void render_ok(const struct mail_templates *t, const char *const *sets,
+	       enum mail_kind kind, const struct mail_values *v,
+	       struct mail_message *m);
 
 #endif
