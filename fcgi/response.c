@@ -228,7 +228,7 @@ body_xml(struct buf *out, const struct reset_result *res, const char *path)
 	mxmlSetWrapMargin(0);
 	s = mxmlSaveAllocString(xml, MXML_NO_CALLBACK);
 	if (s == NULL)
-		abort();
+		abort(); /* mxml out of memory: the rule of common/xalloc.h */
 	buf_adds(out, s);
 	free(s);
 	mxmlDelete(xml);

@@ -36,7 +36,7 @@ set_err(char *err, size_t errlen, const char *msg)
 		snprintf(err, errlen, "%s", msg);
 }
 
-/* ---- addresses ------------------------------------------- */
+/* ---- addresses ------------------------------------------------------- */
 
 bool
 mime_address_valid(const char *addr)

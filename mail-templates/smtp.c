@@ -483,7 +483,7 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 
 	if ((session = smtp_create_session()) == NULL ||
 	    (msg = smtp_add_message(session)) == NULL)
-		abort();
+		abort(); /* only on no memory: the rule of common/xalloc.h */
 	snprintf(hostport, sizeof(hostport), "%s:%d", opts->host, opts->port);
 	ms_timeout = timeout_s * 1000L;
 	/* Our limit, not RFC 5321's minutes-long minimums: a member waits
