@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "password.h"
+#include "banned.h"
+#include "common/ascii.h"
+#include "common/xalloc.h"
 
 #define BANNED_LINE_MAX	 256	  /* bytes of one entry */
 #define BANNED_COUNT_MAX 10000000 /* entries */
@@ -30,12 +32,6 @@ struct banned {
 	char **entries; /* sorted, unique, pointing into arena */
 	size_t count;
 };
-
-static char
-ascii_lower(char ch)
-{
-	return (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
-}
 
 static int
 banned_cmp(const void *a, const void *b)
@@ -48,16 +44,12 @@ static void
 banned_reserve(void **buf, size_t *cap, size_t need, size_t elem)
 {
 	size_t n = *cap ? *cap : 4096;
-	void *p;
 
 	if (need <= *cap)
 		return;
 	while (n < need)
 		n *= 2;
-	p = realloc(*buf, n * elem);
-	if (p == NULL)
-		abort();
-	*buf = p;
+	*buf = xreallocarray(*buf, n, elem);
 	*cap = n;
 }
 
@@ -134,17 +126,13 @@ banned_load(const char *path, char *err, size_t errlen)
 			       sizeof(*offs));
 		offs[count++] = used;
 		for (long i = 0; i <= len; i++)
-			arena[used++] = ascii_lower(line[i]);
+			arena[used++] = ascii_to_lower(line[i]);
 	}
 
-	b = calloc(1, sizeof(*b));
-	if (b == NULL)
-		abort();
+	b = xcalloc(1, sizeof(*b));
 	b->arena = arena;
 	arena = NULL;
-	b->entries = calloc(count ? count : 1, sizeof(*b->entries));
-	if (b->entries == NULL)
-		abort();
+	b->entries = xcalloc(count ? count : 1, sizeof(*b->entries));
 	for (size_t i = 0; i < count; i++)
 		b->entries[i] = b->arena + offs[i];
 	qsort(b->entries, count, sizeof(*b->entries), banned_cmp);
@@ -175,7 +163,7 @@ banned_contains(const struct banned *b, const char *pw)
 	if (len > BANNED_LINE_MAX)
 		return false; /* longer than any entry */
 	for (size_t i = 0; i <= len; i++)
-		key[i] = ascii_lower(pw[i]);
+		key[i] = ascii_to_lower(pw[i]);
 	found = bsearch(&kp, b->entries, b->count, sizeof(*b->entries),
 			banned_cmp) != NULL;
 	explicit_bzero(key, len);

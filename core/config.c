@@ -28,6 +28,9 @@
 #include <strings.h>
 #include <sys/un.h>
 
+#include "common/setname.h"
+#include "common/utf8.h"
+#include "common/xalloc.h"
 #include "config.h"
 #include "validate.h"
 
@@ -349,9 +352,7 @@ key_set(struct config *c, enum key k, const char *v, char *why, size_t whylen)
 		if (ck->check != NULL && !ck->check(v, why, whylen))
 			return false;
 		char **s = field;
-		char *copy = strdup(v);
-		if (copy == NULL)
-			abort();
+		char *copy = xstrdup(v);
 		free(*s);
 		*s = copy;
 		return true;
@@ -576,9 +577,7 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 	config_defaults(c);
 	memset(&p, 0, sizeof(p));
 	p.c = c;
-	c->path = strdup(path);
-	if (c->path == NULL)
-		abort();
+	c->path = xstrdup(path);
 
 	p.f = fopen(path, "re");
 	if (p.f == NULL) {
@@ -801,24 +800,18 @@ check_opt_abs_path(const char *v, char *why, size_t whylen)
 	return *v == '\0' || check_abs_path(v, why, whylen);
 }
 
-/* A template set is a directory under template_dir: a plain name. */
+/* A template set is a directory under template_dir: a plain name, by
+ * the one rule the loader and pwreset-ctl use too (common/setname.h).
+ * Empty: no global set. */
 static bool
 check_set_name(const char *v, char *why, size_t whylen)
 {
-	if (*v == '\0')
+	if (*v == '\0' || setname_valid(v))
 		return true;
-	if (*v == '.') {
-		snprintf(why, whylen, "must not start with '.'");
-		return false;
-	}
-	for (const char *s = v; *s != '\0'; s++) {
-		if (!is_ascii_alnum(*s) && !strchr("_.-", *s)) {
-			snprintf(why, whylen,
-				 "only letters, digits and _.- are allowed");
-			return false;
-		}
-	}
-	return true;
+	snprintf(why, whylen,
+		 "only letters, digits, _ and - are allowed (at most %d)",
+		 SETNAME_MAX);
+	return false;
 }
 
 static bool

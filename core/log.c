@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/ascii.h"
 #include "log.h"
 
 #define LOG_IDENT_MAX 32   /* openlog() keeps our pointer: a static copy */
@@ -63,7 +64,7 @@ static void
 log_sanitise(char *s)
 {
 	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+		if (ascii_is_control(*s))
 			*s = '?';
 }
 

@@ -294,23 +294,24 @@ out:
 	return rc;
 }
 
-int
+enum password_verdict
 password_verify(const struct config *cfg, const char *phc, const char *pw)
 {
 	uint8_t *norm = NULL;
 	const uint8_t *in = NULL;
 	size_t inlen = 0;
-	int rc = -1, r;
+	enum password_verdict rc = PASSWORD_VERIFY_ERROR;
+	int r;
 
 	if (pw == NULL || phc == NULL)
-		return -1;
+		return PASSWORD_VERIFY_ERROR;
 	if (pw_prepare(cfg, pw, &norm, &in, &inlen) != 0)
 		goto out;
 	r = argon2id_verify(phc, in, inlen);
 	if (r == ARGON2_OK)
-		rc = 0;
+		rc = PASSWORD_MATCH;
 	else if (r == ARGON2_VERIFY_MISMATCH)
-		rc = 1;
+		rc = PASSWORD_MISMATCH;
 out:
 	pw_release(norm, inlen);
 	return rc;

@@ -3,8 +3,8 @@
  *
  * Strength follows PageSeeder (SPEC §6) or, with [password] policy = nist,
  * NIST SP 800-63B-4.  Hashes are Argon2id PHC strings from libargon2.
- * struct banned is the offline list of common passwords, loaded once per
- * process and owned by the caller (banned_free()).
+ * The banned list is its own module (banned.h), included here because
+ * password_check() takes one.
  */
 #ifndef PWR_PASSWORD_H
 #define PWR_PASSWORD_H
@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "banned.h"
 #include "config.h"
 #include "err.h"
 
@@ -24,14 +25,6 @@ enum pw_strength { PW_WEAK, PW_MEDIUM, PW_GOOD, PW_STRONG };
 /* PageSeeder strength of a valid UTF-8 password (table + run/sequence
  * penalty), without the banned list. */
 enum pw_strength password_strength(const char *pw);
-
-struct banned;
-/* Load a list, one password per line; lines starting "#!comment:" and
- * blank lines are skipped; matching is case-insensitive.  NULL on error
- * with a message in err. */
-struct banned *banned_load(const char *path, char *err, size_t errlen);
-bool banned_contains(const struct banned *b, const char *pw);
-void banned_free(struct banned *b);
 
 /*
  * The whole check of SPEC §4 step 11: PWR_OK, PWR_E_PASSWORD_WEAK (too
@@ -52,8 +45,18 @@ enum pwr_err password_check(const struct config *cfg, const struct banned *b,
 int password_hash(const struct config *cfg, const char *pw, char *phc,
 		  size_t phclen);
 
-/* 0 when pw matches the PHC string, 1 when it does not, -1 on error.
- * Applies the same normalisation as password_hash under policy = nist. */
-int password_verify(const struct config *cfg, const char *phc, const char *pw);
+/* What password_verify() found.  The values are the old int answers
+ * (0 match, 1 mismatch, -1 error) so that a caller not yet using the
+ * names keeps its meaning; compare with the names, never with 0. */
+enum password_verdict {
+	PASSWORD_VERIFY_ERROR = -1, /* bad PHC string, NULL, or libargon2 */
+	PASSWORD_MATCH = 0,
+	PASSWORD_MISMATCH = 1,
+};
+
+/* Whether pw matches the PHC string.  Applies the same normalisation as
+ * password_hash under policy = nist. */
+enum password_verdict password_verify(const struct config *cfg, const char *phc,
+				      const char *pw);
 
 #endif

@@ -13,14 +13,12 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
-#include "log.h"
 
 static char tmpdir[256];
 static char conf[300]; /* the file each test writes */
@@ -481,8 +479,10 @@ test_strings(void **state)
 	expect_error("[service]\nuser = a:b\n", 2, "only letters");
 	expect_error("[service]\ntemplate_dir = templates\n", 2, "absolute");
 	expect_error("[service]\ntemplate_dir =\n", 2, "absolute");
+	/* One set-name rule everywhere (common/setname.h): no '.' at all. */
 	expect_error("[service]\nglobal_template = ../etc\n", 2,
-		     "must not start with '.'");
+		     "only letters");
+	expect_error("[service]\nglobal_template = a.b\n", 2, "only letters");
 	expect_error("[service]\nglobal_template = a/b\n", 2, "only letters");
 	expect_error("[service]\nlink_template = {hosturl}/x\n", 2,
 		     "must contain {token}");
@@ -722,78 +722,6 @@ test_config_path(void **state)
 	unsetenv("PWRESET_CONFIG");
 }
 
-/* Run fn with stderr captured into buf. */
-static void
-capture_stderr(void (*fn)(void), char *buf, size_t len)
-{
-	char path[400];
-	int fd, saved;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "%s/stderr.txt", tmpdir);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	fflush(stderr);
-	saved = dup(STDERR_FILENO);
-	assert_true(saved >= 0);
-	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
-	fn();
-	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
-	close(saved);
-	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-	n = read(fd, buf, len - 1);
-	assert_true(n >= 0);
-	buf[n] = '\0';
-	close(fd);
-}
-
-static void
-log_some(void)
-{
-	log_init("pwtest", LOG_TARGET_STDERR, LOG_LEVEL_INFO);
-	log_debug("hidden %d", 1);
-	log_info("shown %d", 2);
-	errno = ENOENT;
-	log_errno("open %s", "x");
-	assert_int_equal(errno, ENOENT); /* preserved */
-	log_warn("evil\nline\x1b");
-	log_init("pwtest", LOG_TARGET_STDERR, LOG_LEVEL_ERROR);
-	log_warn("hidden too");
-	log_error("last");
-	log_init(NULL, LOG_TARGET_STDERR, LOG_LEVEL_INFO);
-}
-
-static void
-test_log_format(void **state)
-{
-	char out[2048], want[128], *line, *save = NULL;
-	static const char *const tails[] = {
-	    "info: shown 2",
-	    "error: open x: No such file or directory",
-	    "warn: evil?line?",
-	    "error: last",
-	};
-	size_t i = 0;
-
-	(void)state;
-	capture_stderr(log_some, out, sizeof(out));
-	snprintf(want, sizeof(want), " pwtest[%ld] ", (long)getpid());
-	for (line = strtok_r(out, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save), i++) {
-		int y, mo, d, h, mi, s;
-		char z = 0;
-		assert_true(i < sizeof(tails) / sizeof(tails[0]));
-		/* 2026-11-25T08:49:26Z */
-		assert_int_equal(sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d%c", &y,
-					&mo, &d, &h, &mi, &s, &z),
-				 7);
-		assert_int_equal(z, 'Z');
-		assert_int_equal(strncmp(line + 20, want, strlen(want)), 0);
-		assert_string_equal(line + 20 + strlen(want), tails[i]);
-	}
-	assert_int_equal(i, sizeof(tails) / sizeof(tails[0]));
-}
-
 int
 main(void)
 {
@@ -814,7 +742,6 @@ main(void)
 	    cmocka_unit_test(test_small_err_buffer),
 	    cmocka_unit_test(test_sample_config),
 	    cmocka_unit_test(test_config_path),
-	    cmocka_unit_test(test_log_format),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -474,23 +474,30 @@ test_hash_verify(void **state)
 	assert_int_equal(password_hash(cfg, "Tr0ub4dor&3x", phc, sizeof(phc)),
 			 0);
 	assert_int_equal(strncmp(phc, "$argon2id$v=19$m=64,t=1,p=1$", 28), 0);
-	assert_int_equal(password_verify(cfg, phc, "Tr0ub4dor&3x"), 0);
-	assert_int_equal(password_verify(cfg, phc, "Tr0ub4dor&3X"), 1);
-	assert_int_equal(password_verify(cfg, phc, ""), 1);
+	assert_int_equal(password_verify(cfg, phc, "Tr0ub4dor&3x"),
+			 PASSWORD_MATCH);
+	assert_int_equal(password_verify(cfg, phc, "Tr0ub4dor&3X"),
+			 PASSWORD_MISMATCH);
+	assert_int_equal(password_verify(cfg, phc, ""), PASSWORD_MISMATCH);
 	/* a fresh salt every time */
 	assert_int_equal(password_hash(cfg, "Tr0ub4dor&3x", phc2, sizeof(phc2)),
 			 0);
 	assert_string_not_equal(phc, phc2);
-	assert_int_equal(password_verify(cfg, phc2, "Tr0ub4dor&3x"), 0);
+	assert_int_equal(password_verify(cfg, phc2, "Tr0ub4dor&3x"),
+			 PASSWORD_MATCH);
 	/* the cost is read from the hash, not the config */
 	f->cfg.argon2.t_cost = 2;
-	assert_int_equal(password_verify(cfg, phc, "Tr0ub4dor&3x"), 0);
+	assert_int_equal(password_verify(cfg, phc, "Tr0ub4dor&3x"),
+			 PASSWORD_MATCH);
 	f->cfg.argon2.t_cost = 1;
 	/* errors */
-	assert_int_equal(password_verify(cfg, "$argon2id$garbage", "x"), -1);
-	assert_int_equal(password_verify(cfg, "", "x"), -1);
-	assert_int_equal(password_verify(cfg, NULL, "x"), -1);
-	assert_int_equal(password_verify(cfg, phc, NULL), -1);
+	assert_int_equal(password_verify(cfg, "$argon2id$garbage", "x"),
+			 PASSWORD_VERIFY_ERROR);
+	assert_int_equal(password_verify(cfg, "", "x"), PASSWORD_VERIFY_ERROR);
+	assert_int_equal(password_verify(cfg, NULL, "x"),
+			 PASSWORD_VERIFY_ERROR);
+	assert_int_equal(password_verify(cfg, phc, NULL),
+			 PASSWORD_VERIFY_ERROR);
 	assert_int_equal(password_hash(cfg, "x", small, sizeof(small)), -1);
 	assert_int_equal(password_hash(cfg, "bad\xc3", phc2, sizeof(phc2)), -1);
 }
@@ -507,22 +514,23 @@ test_hash_nfkc(void **state)
 
 	cfg->password.policy = POLICY_NIST;
 	assert_int_equal(password_hash(cfg, lig, phc, sizeof(phc)), 0);
-	assert_int_equal(password_verify(cfg, phc, plain), 0);
-	assert_int_equal(password_verify(cfg, phc, lig), 0);
-	assert_int_equal(password_verify(cfg, phc, "fish-and-chips-98"), 1);
+	assert_int_equal(password_verify(cfg, phc, plain), PASSWORD_MATCH);
+	assert_int_equal(password_verify(cfg, phc, lig), PASSWORD_MATCH);
+	assert_int_equal(password_verify(cfg, phc, "fish-and-chips-98"),
+			 PASSWORD_MISMATCH);
 	assert_int_equal(password_hash(cfg, plain, phc, sizeof(phc)), 0);
-	assert_int_equal(password_verify(cfg, phc, lig), 0);
+	assert_int_equal(password_verify(cfg, phc, lig), PASSWORD_MATCH);
 	/* composed and decomposed "é" too */
 	assert_int_equal(
 	    password_hash(cfg, "caf\xc3\xa9-au-lait-77", phc, sizeof(phc)), 0);
 	assert_int_equal(password_verify(cfg, phc, "cafe\xcc\x81-au-lait-77"),
-			 0);
+			 PASSWORD_MATCH);
 
 	/* pageseeder policy hashes the bytes as given */
 	cfg->password.policy = POLICY_PAGESEEDER;
 	assert_int_equal(password_hash(cfg, lig, phc, sizeof(phc)), 0);
-	assert_int_equal(password_verify(cfg, phc, lig), 0);
-	assert_int_equal(password_verify(cfg, phc, plain), 1);
+	assert_int_equal(password_verify(cfg, phc, lig), PASSWORD_MATCH);
+	assert_int_equal(password_verify(cfg, phc, plain), PASSWORD_MISMATCH);
 }
 
 int

@@ -1,5 +1,5 @@
 /*
- * test-validate.c — member data rules and strict UTF-8.
+ * test-validate.c — member data rules (UTF-8 itself: common/test-utf8.c).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,62 +10,6 @@
 #include <string.h>
 
 #include "validate.h"
-
-static void
-test_utf8_valid(void **state)
-{
-	static const struct {
-		const char *s;
-		size_t len;
-		bool ok;
-	} cases[] = {
-	    {"", 0, true},
-	    {"plain ascii", 11, true},
-	    {"caf\xc3\xa9", 5, true},	    /* U+00E9 */
-	    {"\xe2\x82\xac", 3, true},	    /* U+20AC */
-	    {"\xf0\x9f\x98\x80", 4, true},  /* U+1F600 */
-	    {"\xf4\x8f\xbf\xbf", 4, true},  /* U+10FFFF */
-	    {"\xed\x9f\xbf", 3, true},	    /* U+D7FF */
-	    {"\xee\x80\x80", 3, true},	    /* U+E000 */
-	    {"\xc2\x80", 2, true},	    /* U+0080, shortest 2 */
-	    {"\xe0\xa0\x80", 3, true},	    /* U+0800, shortest 3 */
-	    {"\xf0\x90\x80\x80", 4, true},  /* U+10000, shortest 4 */
-	    {"\xc0\xaf", 2, false},	    /* overlong '/' */
-	    {"\xc1\xbf", 2, false},	    /* overlong */
-	    {"\xe0\x80\xaf", 3, false},	    /* overlong '/' */
-	    {"\xe0\x9f\xbf", 3, false},	    /* overlong U+07FF */
-	    {"\xf0\x80\x80\xaf", 4, false}, /* overlong '/' */
-	    {"\xf0\x8f\xbf\xbf", 4, false}, /* overlong U+FFFF */
-	    {"\xed\xa0\x80", 3, false},	    /* U+D800 surrogate */
-	    {"\xed\xbf\xbf", 3, false},	    /* U+DFFF surrogate */
-	    {"\xf4\x90\x80\x80", 4, false}, /* U+110000 */
-	    {"\xf5\x80\x80\x80", 4, false}, /* lead byte F5 */
-	    {"\xff", 1, false},		    /* never in UTF-8 */
-	    {"\x80", 1, false},		    /* lone continuation */
-	    {"a\xc3", 2, false},	    /* truncated */
-	    {"\xe2\x82", 2, false},	    /* truncated */
-	    {"\xe2\x28\xa1", 3, false},	    /* bad continuation */
-	    {"\xc3\xa9", 1, false},	    /* len cuts a sequence */
-	    {"a\0b", 3, false},		    /* NUL inside len */
-	    {"ab\0", 2, true},		    /* NUL outside len */
-	};
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		if (utf8_valid(cases[i].s, cases[i].len) != cases[i].ok)
-			fail_msg("case %zu: want %d", i, cases[i].ok);
-	assert_false(utf8_valid(NULL, 0));
-}
-
-static void
-test_utf8_count(void **state)
-{
-	(void)state;
-	assert_int_equal(utf8_count(""), 0);
-	assert_int_equal(utf8_count("abc"), 3);
-	assert_int_equal(utf8_count("caf\xc3\xa9"), 4);
-	assert_int_equal(utf8_count("\xe2\x82\xac\xf0\x9f\x98\x80"), 2);
-}
 
 static void
 test_username(void **state)
@@ -235,8 +179,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_utf8_valid),
-	    cmocka_unit_test(test_utf8_count),
 	    cmocka_unit_test(test_username),
 	    cmocka_unit_test(test_email),
 	    cmocka_unit_test(test_name),

@@ -1,102 +1,18 @@
 /*
- * validate.c — PageSeeder's rules for member data, and strict UTF-8.
+ * validate.c — PageSeeder's rules for member data.
  *
- * Everything here works on bytes and ASCII classes by hand: <ctype.h>
- * depends on the locale, and these answers must not.
+ * Everything here works on bytes and ASCII classes (common/ascii.h), not
+ * <ctype.h>: that depends on the locale, and these answers must not.
  */
 #include <stdint.h>
 #include <string.h>
 
+#include "common/ascii.h"
+#include "common/utf8.h"
 #include "validate.h"
 
 #define EMAIL_LOCAL_MAX 64 /* RFC 5321 */
 #define EMAIL_LABEL_MAX 63 /* RFC 1035 */
-
-static bool
-is_digit(char ch)
-{
-	return ch >= '0' && ch <= '9';
-}
-
-static bool
-is_alpha(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
-/*
- * Decode one code point of s[0..len); returns its length in bytes, or 0
- * when the sequence is not well-formed UTF-8 (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF, no NUL).
- */
-static size_t
-utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	size_t n;
-	uint32_t c, min;
-
-	if (len == 0 || s[0] == 0)
-		return 0;
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		c = s[0] & 0x1f;
-		min = 0x80;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		c = s[0] & 0x0f;
-		min = 0x800;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		c = s[0] & 0x07;
-		min = 0x10000;
-	} else {
-		return 0; /* continuation byte, 0xc0/0xc1 or 0xf5..0xff */
-	}
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-bool
-utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	uint32_t cp;
-
-	if (s == NULL)
-		return false;
-	while (len > 0) {
-		size_t n = utf8_decode(p, len, &cp);
-		if (n == 0)
-			return false;
-		p += n;
-		len -= n;
-	}
-	return true;
-}
-
-size_t
-utf8_count(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return n;
-}
 
 bool
 validate_username(const char *s)
@@ -110,10 +26,10 @@ validate_username(const char *s)
 	if (len == 0 || len > USERNAME_MAX)
 		return false;
 	for (size_t i = 0; i < len; i++) {
-		if (!is_alpha(s[i]) && !is_digit(s[i]) && s[i] != '_' &&
-		    s[i] != '.' && s[i] != '-')
+		if (!ascii_is_alpha(s[i]) && !ascii_is_digit(s[i]) &&
+		    s[i] != '_' && s[i] != '.' && s[i] != '-')
 			return false;
-		if (!is_digit(s[i]))
+		if (!ascii_is_digit(s[i]))
 			all_digits = false;
 	}
 	return !all_digits;
@@ -157,7 +73,8 @@ email_domain_valid(const char *s)
 				break;
 			dots++;
 			label = 0;
-		} else if (is_alpha(*p) || is_digit(*p) || *p == '-') {
+		} else if (ascii_is_alpha(*p) || ascii_is_digit(*p) ||
+			   *p == '-') {
 			label++;
 		} else {
 			return false;
@@ -187,7 +104,6 @@ validate_email(const char *s)
 bool
 validate_name(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
 	size_t len, count = 0;
 	uint32_t cp;
 
@@ -195,7 +111,7 @@ validate_name(const char *s)
 		return false;
 	len = strlen(s);
 	while (len > 0) {
-		size_t n = utf8_decode(p, len, &cp);
+		size_t n = utf8_decode(s, len, &cp);
 		if (n == 0)
 			return false;
 		/* C0, DEL, C1, and the Unicode line/paragraph separators,
@@ -205,7 +121,7 @@ validate_name(const char *s)
 			return false;
 		if (++count > NAME_MAX_CP)
 			return false;
-		p += n;
+		s += n;
 		len -= n;
 	}
 	return true;

@@ -1,6 +1,7 @@
 /*
- * validate.h — PageSeeder's rules for member data and the UTF-8 checks the
- * rest of pwreset leans on.  Pure functions, no allocation.
+ * validate.h — PageSeeder's rules for member data.  Pure functions, no
+ * allocation.  The UTF-8 checks moved to common/utf8.h, included here for
+ * the callers that still reach them through this header.
  */
 #ifndef PWR_VALIDATE_H
 #define PWR_VALIDATE_H
@@ -8,14 +9,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/utf8.h"
+
 #define USERNAME_MAX 100 /* characters of [A-Za-z0-9_.-] */
 #define EMAIL_MAX    99	 /* "under 100 characters" */
 #define NAME_MAX_CP  50	 /* first/last name, code points */
-
-/* Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-bool utf8_valid(const char *s, size_t len);
-/* Number of code points of a valid UTF-8 string. */
-size_t utf8_count(const char *s);
 
 /* 1–100 of [A-Za-z0-9_.-], not all digits. */
 bool validate_username(const char *s);

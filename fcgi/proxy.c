@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ascii.h"
+#include "common/xalloc.h"
 #include "proxy.h"
 
 /* Longest entry text: an IPv6 address with a "/128". */
@@ -107,39 +109,25 @@ entry_parse(const char *s, size_t len, struct proxy_net *n)
 	return true;
 }
 
-static const char *
-trim_left(const char *s, const char *end)
-{
-	while (s < end && (*s == ' ' || *s == '\t'))
-		s++;
-	return s;
-}
-
-static const char *
-trim_right(const char *s, const char *end)
-{
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	return end;
-}
-
 int
 proxy_list_parse(struct proxy_list *pl, const char *spec, char *err,
 		 size_t errlen)
 {
 	const char *s = spec ? spec : "", *end = s + strlen(s);
+	const char *rest = s, *rest_end = end;
 
 	pl->nets = NULL;
 	pl->n = 0;
-	if (trim_left(s, end) == end)
+	ascii_trim(&rest, &rest_end);
+	if (rest == rest_end)
 		return 0;
-	pl->nets = calloc(PROXY_LIST_MAX, sizeof(*pl->nets));
-	if (pl->nets == NULL)
-		abort();
+	pl->nets = xcalloc(PROXY_LIST_MAX, sizeof(*pl->nets));
 	for (;;) {
 		const char *comma = memchr(s, ',', (size_t)(end - s));
 		const char *e = comma ? comma : end;
-		const char *a = trim_left(s, e), *b = trim_right(a, e);
+		const char *a = s, *b = e;
+
+		ascii_trim(&a, &b);
 
 		if (pl->n == PROXY_LIST_MAX) {
 			snprintf(err, errlen,
@@ -243,8 +231,9 @@ proxy_client_address(const struct proxy_list *pl, const char *remote_addr,
 
 		while (comma > start && comma[-1] != ',')
 			comma--;
-		s = trim_left(comma, end);
-		e = trim_right(s, end);
+		s = comma;
+		e = end;
+		ascii_trim(&s, &e);
 		len = (size_t)(e - s);
 		end = comma > start ? comma - 1 : start;
 		if (len == 0)

@@ -21,7 +21,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/validate.h"
+#include "common/ascii.h"
+#include "common/utf8.h"
+#include "common/xalloc.h"
 #include "request.h"
 #include "urlenc.h"
 
@@ -72,12 +74,6 @@ field_name(enum field f)
 
 /* ---- headers ------------------------------------------------------ */
 
-static bool
-is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 /* RFC 6750 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" /
  * "/" ) *"=" */
 bool
@@ -104,7 +100,7 @@ request_bearer(const char *auth, char out[REQUEST_BEARER_MAX + 1])
 	while (*s == '=')
 		s++;
 	len = (size_t)(s - tok);
-	while (is_ows(*s))
+	while (ascii_is_blank(*s))
 		s++;
 	if (*s != '\0' || len > REQUEST_BEARER_MAX)
 		return false;
@@ -159,7 +155,7 @@ content_type_ok(const char *ct)
 
 	if (ct == NULL)
 		return false;
-	while (is_ows(*s))
+	while (ascii_is_blank(*s))
 		s++;
 	if (strncasecmp(s, FORM_TYPE, n) != 0)
 		return false;
@@ -168,18 +164,19 @@ content_type_ok(const char *ct)
 		const char *name, *val;
 		size_t nlen, vlen;
 
-		while (is_ows(*s))
+		while (ascii_is_blank(*s))
 			s++;
 		if (*s == '\0')
 			return true;
 		if (*s++ != ';')
 			return false;
-		while (is_ows(*s))
+		while (ascii_is_blank(*s))
 			s++;
 		if (*s == '\0')
 			return true; /* a trailing ';' */
 		name = s;
-		while (*s != '\0' && *s != '=' && *s != ';' && !is_ows(*s))
+		while (*s != '\0' && *s != '=' && *s != ';' &&
+		       !ascii_is_blank(*s))
 			s++;
 		nlen = (size_t)(s - name);
 		if (*s != '=' || nlen == 0)
@@ -194,7 +191,7 @@ content_type_ok(const char *ct)
 			s = e + 1;
 		} else {
 			val = s;
-			while (*s != '\0' && *s != ';' && !is_ows(*s))
+			while (*s != '\0' && *s != ';' && !ascii_is_blank(*s))
 				s++;
 			vlen = (size_t)(s - val);
 		}
@@ -273,27 +270,12 @@ form_parse(char *s, size_t len, struct form *f, size_t *count)
 	return PWR_OK;
 }
 
-/* Copy len bytes of src into a fresh buffer of len + 1 bytes. */
-static char *
-dup_bytes(const char *src, size_t len)
-{
-	char *p = malloc(len + 1);
-
-	if (p == NULL)
-		abort();
-	memcpy(p, src, len);
-	p[len] = '\0';
-	return p;
-}
-
 static enum pwr_err
 read_body(struct request *rq, size_t len, request_read_fn *rd, void *arg)
 {
 	size_t got = 0;
 
-	rq->body = malloc(len + 1);
-	if (rq->body == NULL)
-		abort();
+	rq->body = xmalloc(len + 1);
 	rq->body_cap = len + 1;
 	while (got < len) {
 		ssize_t n = rd(arg, rq->body + got, len - got);
@@ -329,7 +311,7 @@ request_parse(struct request *rq, const struct cgi *cgi, size_t max_body,
 	}
 
 	if (qlen > 0) {
-		rq->query = dup_bytes(qs, qlen);
+		rq->query = xmemdup(qs, qlen);
 		rq->query_cap = qlen + 1;
 		if ((e = form_parse(rq->query, qlen, &q, &count)) != PWR_OK)
 			return e;

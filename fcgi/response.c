@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/validate.h"
+#include "common/ascii.h"
+#include "common/utf8.h"
 #include "response.h"
 #include "urlenc.h"
 
@@ -95,21 +96,6 @@ response_status_name(enum reset_status s)
 	return status_names[s];
 }
 
-/* Bytes of the UTF-8 sequence a lead byte announces, 0 when none. */
-static size_t
-utf8_seqlen(unsigned char c)
-{
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return 2;
-	if (c >= 0xe0 && c <= 0xef)
-		return 3;
-	if (c >= 0xf0 && c <= 0xf4)
-		return 4;
-	return 0;
-}
-
 /* U+FFFE and U+FFFF: valid UTF-8, but not XML 1.0 characters (its Char
  * production stops at U+FFFD), so not even a character reference helps. */
 static bool
@@ -136,7 +122,7 @@ path_clean(struct buf *out, const char *path, size_t len)
 		len = RESPONSE_PATH_MAX;
 	while (i < len) {
 		unsigned char c = (unsigned char)path[i];
-		size_t n = utf8_seqlen(c);
+		size_t n = utf8_lead_len(c);
 
 		if (n == 3 && n <= len - i && is_xml_nonchar(path + i, n)) {
 			buf_add(out, repl, sizeof(repl) - 1);
@@ -183,7 +169,7 @@ response_json_string(struct buf *out, const char *s, size_t len)
 			buf_adds(out, "\\t");
 			break;
 		default:
-			if (c < 0x20 || c == 0x7f) {
+			if (ascii_is_control((char)c)) {
 				char u[6] = {'\\', 'u',		'0',
 					     '0',  hex[c >> 4], hex[c & 15]};
 				buf_add(out, u, sizeof(u));
@@ -242,7 +228,7 @@ body_xml(struct buf *out, const struct reset_result *res, const char *path)
 	mxmlSetWrapMargin(0);
 	s = mxmlSaveAllocString(xml, MXML_NO_CALLBACK);
 	if (s == NULL)
-		abort();
+		abort(); /* mxml out of memory: the rule of common/xalloc.h */
 	buf_adds(out, s);
 	free(s);
 	mxmlDelete(xml);

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "buf.h"
+#include "common/buf.h"
 #include "core/err.h"
 #include "core/reset.h"
 #include "route.h"

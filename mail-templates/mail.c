@@ -15,14 +15,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/buf.h"
+#include "common/setname.h"
+#include "common/utf8.h"
+#include "common/xalloc.h"
 #include "mail.h"
 #include "mime.h"
-#include "strbuf.h"
 
-#define MAIL_SETS_MAX	  64	      /* sets under template_dir */
-#define MAIL_SET_NAME_MAX 64	      /* fits store_group.template_set */
-#define MAIL_FILE_MAX	  (64 * 1024) /* bytes per template file */
-#define MAIL_DEFAULT_SET  "default"
+#define MAIL_SETS_MAX	 64	     /* sets under template_dir */
+#define MAIL_FILE_MAX	 (64 * 1024) /* bytes per template file */
+#define MAIL_DEFAULT_SET "default"
 #define MAIL_DEFAULT_LINK                                                      \
 	"{hosturl}/email/changepassword?member={member.id}&token={token}"
 
@@ -75,7 +77,7 @@ struct tmpl {
 };
 
 struct tset {
-	char name[MAIL_SET_NAME_MAX + 1];
+	char name[SETNAME_MAX + 1];
 	struct tmpl *parts[MAIL__MAX][PART__MAX]; /* NULL: not in this set */
 };
 
@@ -114,9 +116,7 @@ tmpl_push(struct tmpl *t, size_t *cap, const char *lit, size_t len, int var)
 		return;
 	if (t->nsegs == *cap) {
 		*cap = *cap ? *cap * 2 : 16;
-		t->segs = reallocarray(t->segs, *cap, sizeof(*t->segs));
-		if (t->segs == NULL)
-			abort();
+		t->segs = xreallocarray(t->segs, *cap, sizeof(*t->segs));
 	}
 	t->segs[t->nsegs++] = (struct seg){lit, len, var};
 }
@@ -143,8 +143,7 @@ tmpl_parse(const char *label, char *src, bool no_link, char *err, size_t errlen)
 	struct tmpl *t;
 	size_t i = 0, start = 0, cap = 0;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL)
-		abort();
+	t = xcalloc(1, sizeof(*t));
 	t->src = src;
 	while (src[i] != '\0') {
 		size_t j = i + 1;
@@ -205,8 +204,7 @@ read_file(int dirfd, const char *name, const char *label, char **out, char *err,
 			 MAIL_FILE_MAX);
 		goto out;
 	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
-		abort();
+	buf = xmalloc((size_t)st.st_size + 1);
 	/* Read one byte more than fstat said, to notice a growing file. */
 	for (;;) {
 		ssize_t r = read(fd, buf + got, (size_t)st.st_size + 1 - got);
@@ -225,7 +223,7 @@ read_file(int dirfd, const char *name, const char *label, char **out, char *err,
 			goto out;
 		}
 	}
-	if (!mime_utf8_valid(buf, got)) {
+	if (!utf8_valid(buf, got)) {
 		snprintf(err, errlen, "%s: not valid UTF-8 (or holds NUL)",
 			 label);
 		goto out;
@@ -308,16 +306,6 @@ set_load(int dirfd, const char *dir, struct tset *set, char *err, size_t errlen)
 }
 
 static bool
-set_name_valid(const char *name)
-{
-	size_t n = strlen(name);
-
-	return n > 0 && n <= MAIL_SET_NAME_MAX &&
-	       strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
-			    "wxyz0123456789_-") == n;
-}
-
-static bool
 set_empty(const struct tset *set)
 {
 	int k, p;
@@ -377,19 +365,17 @@ mail_templates_load(const char *dir, const char *link_template, char *err,
 	char *src;
 	int k, p;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL ||
-	    (t->sets = calloc(MAIL_SETS_MAX, sizeof(*t->sets))) == NULL)
-		abort();
+	t = xcalloc(1, sizeof(*t));
+	t->sets = xcalloc(MAIL_SETS_MAX, sizeof(*t->sets));
 
 	if (link_template == NULL || *link_template == '\0')
 		link_template = MAIL_DEFAULT_LINK;
 	if (strlen(link_template) > MAIL_FILE_MAX ||
-	    !mime_utf8_valid(link_template, strlen(link_template))) {
+	    !utf8_valid(link_template, strlen(link_template))) {
 		snprintf(err, errlen, "link_template: too long or not UTF-8");
 		goto fail;
 	}
-	if ((src = strdup(link_template)) == NULL)
-		abort();
+	src = xstrdup(link_template);
 	if ((t->link = tmpl_parse("link_template", src, true, err, errlen)) ==
 	    NULL)
 		goto fail;
@@ -404,7 +390,7 @@ mail_templates_load(const char *dir, const char *link_template, char *err,
 
 		/* Anything else in the folder (sources, README) is not a
 		 * set; neither is a folder without templates (testdata). */
-		if (!set_name_valid(de->d_name) ||
+		if (!setname_valid(de->d_name) ||
 		    fstatat(dirfd(d), de->d_name, &st, 0) != 0 ||
 		    !S_ISDIR(st.st_mode))
 			continue;
@@ -541,34 +527,34 @@ mail_templates_has_set(const struct mail_templates *t, const char *set)
 /* ---- rendering ------------------------------------------------------ */
 
 static void
-add_html_escaped(struct strbuf *sb, const char *s)
+add_html_escaped(struct buf *sb, const char *s)
 {
 	for (; *s != '\0'; s++) {
 		switch (*s) {
 		case '&':
-			strbuf_adds(sb, "&amp;");
+			buf_adds(sb, "&amp;");
 			break;
 		case '<':
-			strbuf_adds(sb, "&lt;");
+			buf_adds(sb, "&lt;");
 			break;
 		case '>':
-			strbuf_adds(sb, "&gt;");
+			buf_adds(sb, "&gt;");
 			break;
 		case '"':
-			strbuf_adds(sb, "&quot;");
+			buf_adds(sb, "&quot;");
 			break;
 		case '\'':
-			strbuf_adds(sb, "&#39;");
+			buf_adds(sb, "&#39;");
 			break;
 		default:
-			strbuf_addc(sb, *s);
+			buf_addc(sb, *s);
 		}
 	}
 }
 
 /* RFC 3986: everything but the unreserved characters is escaped. */
 static void
-add_url_encoded(struct strbuf *sb, const char *s)
+add_url_encoded(struct buf *sb, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
@@ -578,11 +564,11 @@ add_url_encoded(struct strbuf *sb, const char *s)
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
 		    c == '_' || c == '~') {
-			strbuf_addc(sb, (char)c);
+			buf_addc(sb, (char)c);
 		} else {
-			strbuf_addc(sb, '%');
-			strbuf_addc(sb, hex[c >> 4]);
-			strbuf_addc(sb, hex[c & 15]);
+			buf_addc(sb, '%');
+			buf_addc(sb, hex[c >> 4]);
+			buf_addc(sb, hex[c & 15]);
 		}
 	}
 }
@@ -591,7 +577,7 @@ enum render_mode { RENDER_TEXT, RENDER_HTML, RENDER_SUBJECT, RENDER_URL };
 
 static int
 render(const struct tmpl *t, enum render_mode mode,
-       const char *const vals[MAIL_VAR__MAX], struct strbuf *out, char *err,
+       const char *const vals[MAIL_VAR__MAX], struct buf *out, char *err,
        size_t errlen)
 {
 	size_t i;
@@ -601,7 +587,7 @@ render(const struct tmpl *t, enum render_mode mode,
 		const char *v;
 
 		if (s->var < 0) {
-			strbuf_add(out, s->lit, s->len);
+			buf_add(out, s->lit, s->len);
 			continue;
 		}
 		v = vals[s->var];
@@ -618,16 +604,16 @@ render(const struct tmpl *t, enum render_mode mode,
 					 var_names[s->var]);
 				return -1;
 			}
-			strbuf_adds(out, v);
+			buf_adds(out, v);
 			break;
 		case RENDER_URL:
 			if (s->var == MAIL_VAR_HOSTURL)
-				strbuf_adds(out, v);
+				buf_adds(out, v);
 			else
 				add_url_encoded(out, v);
 			break;
 		case RENDER_TEXT:
-			strbuf_adds(out, v);
+			buf_adds(out, v);
 			break;
 		}
 	}
@@ -655,23 +641,9 @@ mail_message_free(struct mail_message *m)
 	if (m == NULL)
 		return;
 	free(m->recipient);
-	strbuf_wipe_str(m->subject);
-	strbuf_wipe_str(m->text);
+	buf_wipe_str(m->subject);
+	buf_wipe_str(m->text);
 	m->recipient = m->subject = m->text = NULL;
-}
-
-static void
-trim(struct strbuf *sb)
-{
-	size_t b = 0;
-
-	while (sb->len > 0 &&
-	       (sb->p[sb->len - 1] == ' ' || sb->p[sb->len - 1] == '\t'))
-		sb->p[--sb->len] = '\0';
-	while (b < sb->len && (sb->p[b] == ' ' || sb->p[b] == '\t'))
-		b++;
-	memmove(sb->p, sb->p + b, sb->len - b + 1);
-	sb->len -= b;
 }
 
 int
@@ -680,8 +652,9 @@ mail_render(const struct mail_templates *t, const char *const *sets,
 	    const char *from, const char *to, const char *emaildomain,
 	    struct mail_message *out, char *err, size_t errlen)
 {
-	struct strbuf link = STRBUF_INIT, subject = STRBUF_INIT,
-		      text = STRBUF_INIT, html = STRBUF_INIT, msg = STRBUF_INIT;
+	struct buf link = BUF_INIT_WIPE, subject = BUF_INIT_WIPE,
+		   text = BUF_INIT_WIPE, html = BUF_INIT_WIPE,
+		   msg = BUF_INIT_WIPE;
 	const char *v[MAIL_VAR__MAX];
 	struct mime_input in;
 	int i, rc = -1;
@@ -694,7 +667,7 @@ mail_render(const struct mail_templates *t, const char *const *sets,
 	}
 	for (i = 0; i < MAIL_VAR__MAX; i++) {
 		v[i] = vals != NULL && vals->v[i] != NULL ? vals->v[i] : "";
-		if (!mime_utf8_valid(v[i], strlen(v[i]))) {
+		if (!utf8_valid(v[i], strlen(v[i]))) {
 			snprintf(err, errlen,
 				 "the value of {%s} is not valid UTF-8",
 				 var_names[i]);
@@ -714,7 +687,7 @@ mail_render(const struct mail_templates *t, const char *const *sets,
 	    render(tmpl_lookup(t, sets, kind, PART_HTML), RENDER_HTML, v, &html,
 		   err, errlen) != 0)
 		goto out;
-	trim(&subject);
+	buf_trim(&subject);
 
 	in = (struct mime_input){
 	    .from = from,
@@ -728,16 +701,23 @@ mail_render(const struct mail_templates *t, const char *const *sets,
 	if (mime_build(&in, &msg, err, errlen) != 0)
 		goto out;
 
-	if ((out->recipient = strdup(to)) == NULL)
-		abort();
-	out->subject = strbuf_detach(&subject);
-	out->text = strbuf_detach(&msg);
+	out->recipient = xstrdup(to);
+	out->subject = buf_detach(&subject);
+	out->text = buf_detach(&msg);
 	rc = 0;
 out:
-	strbuf_free(&link);
-	strbuf_free(&subject);
-	strbuf_free(&text);
-	strbuf_free(&html);
-	strbuf_free(&msg);
+	buf_free(&link);
+	buf_free(&subject);
+	buf_free(&text);
+	buf_free(&html);
+	buf_free(&msg);
 	return rc;
+}
+
+/* The parsing is MIME's (write_from() needs it); this is its name for the
+ * layers above, which see mail.h only. */
+int
+mail_address_of(const char *from, char *out, size_t outlen)
+{
+	return mime_address_of(from, out, outlen);
 }

@@ -13,7 +13,8 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "mail.h"
+#include "common/ascii.h"
+#include "common/utf8.h"
 #include "mime.h"
 
 /* RFC 2045 §6.7 and RFC 2047 §2: encoded lines stay within 76 columns. */
@@ -35,61 +36,7 @@ set_err(char *err, size_t errlen, const char *msg)
 		snprintf(err, errlen, "%s", msg);
 }
 
-/* ---- UTF-8 and addresses ------------------------------------------- */
-
-/* Length of the well-formed UTF-8 sequence at s, or 0 when there is
- * none (bad byte, truncated, overlong, surrogate, too large, NUL). */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	uint32_t cp;
-	size_t len, i;
-
-	if (n == 0 || s[0] == 0)
-		return 0;
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] < 0xc2)
-		return 0;
-	if (s[0] < 0xe0) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] < 0xf0) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] < 0xf5) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-		return 0;
-	if (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
-		return 0;
-	return len;
-}
-
-bool
-mime_utf8_valid(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, l;
-
-	while (i < n) {
-		if ((l = utf8_seq(p + i, n - i)) == 0)
-			return false;
-		i += l;
-	}
-	return true;
-}
+/* ---- addresses ------------------------------------------------------- */
 
 bool
 mime_address_valid(const char *addr)
@@ -114,14 +61,8 @@ mime_address_valid(const char *addr)
 	       addr[n - 1] != '.';
 }
 
-static bool
-is_wsp(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 int
-mail_address_of(const char *from, char *out, size_t outlen)
+mime_address_of(const char *from, char *out, size_t outlen)
 {
 	const char *b, *e, *lt, *gt;
 	size_t n;
@@ -134,17 +75,14 @@ mail_address_of(const char *from, char *out, size_t outlen)
 		if ((gt = strchr(lt, '>')) == NULL)
 			return -1;
 		for (e = gt + 1; *e != '\0'; e++)
-			if (!is_wsp(*e))
+			if (!ascii_is_blank(*e))
 				return -1;
 		b = lt + 1;
 		e = gt;
 	} else {
 		b = from;
 		e = from + strlen(from);
-		while (b < e && is_wsp(*b))
-			b++;
-		while (e > b && is_wsp(e[-1]))
-			e--;
+		ascii_trim(&b, &e);
 	}
 	n = (size_t)(e - b);
 	if (n == 0 || n > MIME_ADDRESS_MAX || n >= outlen)
@@ -161,17 +99,17 @@ mail_address_of(const char *from, char *out, size_t outlen)
 /* ---- folded header writer --------------------------------------------- */
 
 struct hdr {
-	struct strbuf *sb;
+	struct buf *sb;
 	size_t col;    /* characters on the current line */
 	bool has_word; /* something after "Name:" on the first line */
 };
 
 static void
-hdr_begin(struct hdr *h, struct strbuf *sb, const char *name)
+hdr_begin(struct hdr *h, struct buf *sb, const char *name)
 {
 	h->sb = sb;
-	strbuf_adds(sb, name);
-	strbuf_addc(sb, ':');
+	buf_adds(sb, name);
+	buf_addc(sb, ':');
 	h->col = strlen(name) + 1;
 	h->has_word = false;
 }
@@ -183,11 +121,11 @@ static void
 hdr_unit(struct hdr *h, const char *ws, size_t wsn, const char *word, size_t wn)
 {
 	if (h->has_word && h->col + wsn + wn > MIME_LINE_MAX) {
-		strbuf_add(h->sb, "\r\n", 2);
+		buf_add(h->sb, "\r\n", 2);
 		h->col = 0;
 	}
-	strbuf_add(h->sb, ws, wsn);
-	strbuf_add(h->sb, word, wn);
+	buf_add(h->sb, ws, wsn);
+	buf_add(h->sb, word, wn);
 	h->col += wsn + wn;
 	h->has_word = true;
 }
@@ -195,7 +133,7 @@ hdr_unit(struct hdr *h, const char *ws, size_t wsn, const char *word, size_t wn)
 static void
 hdr_end(struct hdr *h)
 {
-	strbuf_add(h->sb, "\r\n", 2);
+	buf_add(h->sb, "\r\n", 2);
 }
 
 static size_t
@@ -240,7 +178,8 @@ hdr_encoded(struct hdr *h, const char *s, size_t n)
 		size_t take = 0, l, wn;
 
 		while (i + take < n) {
-			if ((l = utf8_seq(p + i + take, n - i - take)) == 0)
+			if ((l = utf8_decode(s + i + take, n - i - take,
+					     NULL)) == 0)
 				l = 1; /* callers pass validated UTF-8 */
 			if (take + l > MIME_EW_BYTES)
 				break;
@@ -268,7 +207,7 @@ needs_encoding(const char *s, size_t n)
 			return true;
 		if (c == '=' && i + 1 < n && s[i + 1] == '?')
 			return true;
-		word = is_wsp(s[i]) ? 0 : word + 1;
+		word = ascii_is_blank(s[i]) ? 0 : word + 1;
 		if (word > MIME_WORD_MAX)
 			return true;
 	}
@@ -285,10 +224,10 @@ hdr_words(struct hdr *h, const char *s, size_t n)
 	while (i < n) {
 		size_t ws = i, w;
 
-		while (i < n && is_wsp(s[i]))
+		while (i < n && ascii_is_blank(s[i]))
 			i++;
 		w = i;
-		while (i < n && !is_wsp(s[i]))
+		while (i < n && !ascii_is_blank(s[i]))
 			i++;
 		if (w == i)
 			break; /* trailing whitespace */
@@ -304,7 +243,7 @@ static bool
 is_atext_or_wsp(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || is_wsp((char)c) ||
+	       (c >= '0' && c <= '9') || ascii_is_blank((char)c) ||
 	       (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
@@ -312,8 +251,8 @@ is_atext_or_wsp(unsigned char c)
  * or a quoted-string) and the address in angle brackets; the bare address
  * when there is no name. */
 static void
-write_mailbox(struct strbuf *out, const char *header, const char *name,
-	      size_t n, const char *addr)
+write_mailbox(struct buf *out, const char *header, const char *name, size_t n,
+	      const char *addr)
 {
 	struct hdr h;
 
@@ -330,24 +269,24 @@ write_mailbox(struct strbuf *out, const char *header, const char *name,
 		} else if (atoms) {
 			hdr_words(&h, name, n);
 		} else {
-			struct strbuf q = STRBUF_INIT;
+			struct buf q = BUF_INIT_WIPE;
 
-			strbuf_addc(&q, '"');
+			buf_addc(&q, '"');
 			for (i = 0; i < n; i++) {
 				if (name[i] == '"' || name[i] == '\\')
-					strbuf_addc(&q, '\\');
-				strbuf_addc(&q, name[i]);
+					buf_addc(&q, '\\');
+				buf_addc(&q, name[i]);
 			}
-			strbuf_addc(&q, '"');
+			buf_addc(&q, '"');
 			hdr_unit(&h, " ", 1, q.p, q.len);
-			strbuf_free(&q);
+			buf_free(&q);
 		}
 		/* "<address>" is one word: it is never split. */
-		struct strbuf a = STRBUF_INIT;
+		struct buf a = BUF_INIT_WIPE;
 
-		strbuf_addf(&a, "<%s>", addr);
+		buf_addf(&a, "<%s>", addr);
 		hdr_unit(&h, " ", 1, a.p, a.len);
-		strbuf_free(&a);
+		buf_free(&a);
 	} else {
 		hdr_unit(&h, " ", 1, addr, strlen(addr));
 	}
@@ -356,7 +295,7 @@ write_mailbox(struct strbuf *out, const char *header, const char *name,
 
 /* From: the configured value, split into display name and address. */
 static int
-write_from(struct strbuf *out, const char *from, char *err, size_t errlen)
+write_from(struct buf *out, const char *from, char *err, size_t errlen)
 {
 	char addr[MIME_ADDRESS_MAX + 1], name[MIME_HEADER_MAX + 1];
 	const char *b, *e, *lt;
@@ -366,17 +305,14 @@ write_from(struct strbuf *out, const char *from, char *err, size_t errlen)
 		set_err(err, errlen, "From: too long or holds a line break");
 		return -1;
 	}
-	if (mail_address_of(from, addr, sizeof(addr)) != 0) {
+	if (mime_address_of(from, addr, sizeof(addr)) != 0) {
 		set_err(err, errlen, "From: holds no valid address");
 		return -1;
 	}
 	lt = strrchr(from, '<');
 	b = from;
 	e = lt != NULL ? lt : from;
-	while (b < e && is_wsp(*b))
-		b++;
-	while (e > b && is_wsp(e[-1]))
-		e--;
+	ascii_trim(&b, &e);
 	if (e - b >= 2 && *b == '"' && e[-1] == '"') {
 		for (b++, e--; b < e; b++) {
 			if (*b == '\\' && b + 1 < e)
@@ -388,7 +324,7 @@ write_from(struct strbuf *out, const char *from, char *err, size_t errlen)
 		n = (size_t)(e - b);
 	}
 	name[n] = '\0';
-	if (!mime_utf8_valid(name, n)) {
+	if (!utf8_valid(name, n)) {
 		set_err(err, errlen, "From: display name is not UTF-8");
 		return -1;
 	}
@@ -397,7 +333,7 @@ write_from(struct strbuf *out, const char *from, char *err, size_t errlen)
 }
 
 static void
-write_subject(struct strbuf *out, const char *subject)
+write_subject(struct buf *out, const char *subject)
 {
 	size_t n = strlen(subject);
 	struct hdr h;
@@ -418,8 +354,8 @@ static size_t
 qp_token(const unsigned char *s, size_t n, size_t i, size_t col, char tok[3])
 {
 	unsigned char c = s[i];
-	bool lit =
-	    (c >= 33 && c <= 126 && c != '=') || (is_wsp((char)c) && i + 1 < n);
+	bool lit = (c >= 33 && c <= 126 && c != '=') ||
+		   (ascii_is_blank((char)c) && i + 1 < n);
 
 	/* A '.' or "From " opening a line is fragile in transit (SMTP dot
 	 * handling, mbox quoting): encode it. */
@@ -437,7 +373,7 @@ qp_token(const unsigned char *s, size_t n, size_t i, size_t col, char tok[3])
 }
 
 static void
-qp_line(struct strbuf *out, const unsigned char *s, size_t n)
+qp_line(struct buf *out, const unsigned char *s, size_t n)
 {
 	size_t i, col = 0, tl;
 	char tok[3];
@@ -446,11 +382,11 @@ qp_line(struct strbuf *out, const unsigned char *s, size_t n)
 		tl = qp_token(s, n, i, col, tok);
 		/* Leave room for the '=' of a soft line break. */
 		if (col + tl > MIME_LINE_MAX - 1) {
-			strbuf_add(out, "=\r\n", 3);
+			buf_add(out, "=\r\n", 3);
 			col = 0;
 			tl = qp_token(s, n, i, col, tok);
 		}
-		strbuf_add(out, tok, tl);
+		buf_add(out, tok, tl);
 		col += tl;
 	}
 }
@@ -458,7 +394,7 @@ qp_line(struct strbuf *out, const unsigned char *s, size_t n)
 /* Encode text whose lines end in LF, CRLF or CR; hard line breaks come
  * out as CRLF. */
 static void
-qp_body(struct strbuf *out, const char *s)
+qp_body(struct buf *out, const char *s)
 {
 	for (;;) {
 		size_t n = strcspn(s, "\r\n");
@@ -468,7 +404,7 @@ qp_body(struct strbuf *out, const char *s)
 		if (*s == '\0')
 			break;
 		s += (s[0] == '\r' && s[1] == '\n') ? 2 : 1;
-		strbuf_add(out, "\r\n", 2);
+		buf_add(out, "\r\n", 2);
 	}
 }
 
@@ -512,7 +448,7 @@ domain_valid(const char *d)
 }
 
 static void
-write_date(struct strbuf *out)
+write_date(struct buf *out)
 {
 	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed",
 					"Thu", "Fri", "Sat"};
@@ -523,27 +459,27 @@ write_date(struct strbuf *out)
 	struct tm tm;
 
 	gmtime_r(&now, &tm);
-	strbuf_addf(out, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n",
-		    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-		    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	buf_addf(out, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n",
+		 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static void
-write_part(struct strbuf *out, const char *boundary, const char *type,
+write_part(struct buf *out, const char *boundary, const char *type,
 	   const char *body)
 {
-	strbuf_addf(out,
-		    "--%s\r\n"
-		    "Content-Type: %s; charset=utf-8\r\n"
-		    "Content-Transfer-Encoding: quoted-printable\r\n"
-		    "\r\n",
-		    boundary, type);
+	buf_addf(out,
+		 "--%s\r\n"
+		 "Content-Type: %s; charset=utf-8\r\n"
+		 "Content-Transfer-Encoding: quoted-printable\r\n"
+		 "\r\n",
+		 boundary, type);
 	qp_body(out, body);
-	strbuf_add(out, "\r\n", 2);
+	buf_add(out, "\r\n", 2);
 }
 
 int
-mime_build(const struct mime_input *in, struct strbuf *out, char *err,
+mime_build(const struct mime_input *in, struct buf *out, char *err,
 	   size_t errlen)
 {
 	char msgid[2 * MIME_RANDOM_BYTES + 1];
@@ -557,7 +493,7 @@ mime_build(const struct mime_input *in, struct strbuf *out, char *err,
 		return -1;
 	}
 	if (strlen(to_name) > MIME_HEADER_MAX || strpbrk(to_name, "\r\n") ||
-	    !mime_utf8_valid(to_name, strlen(to_name))) {
+	    !utf8_valid(to_name, strlen(to_name))) {
 		set_err(err, errlen,
 			"recipient name too long, not UTF-8 or holds a line "
 			"break");
@@ -568,14 +504,14 @@ mime_build(const struct mime_input *in, struct strbuf *out, char *err,
 		set_err(err, errlen, "subject too long or holds a line break");
 		return -1;
 	}
-	if (!mime_utf8_valid(in->subject, strlen(in->subject)) ||
-	    !mime_utf8_valid(in->text, strlen(in->text)) ||
-	    !mime_utf8_valid(in->html, strlen(in->html))) {
+	if (!utf8_valid(in->subject, strlen(in->subject)) ||
+	    !utf8_valid(in->text, strlen(in->text)) ||
+	    !utf8_valid(in->html, strlen(in->html))) {
 		set_err(err, errlen, "message is not valid UTF-8");
 		return -1;
 	}
 	if (domain == NULL || *domain == '\0') {
-		if (mail_address_of(in->from, from_addr, sizeof(from_addr)))
+		if (mime_address_of(in->from, from_addr, sizeof(from_addr)))
 			domain = "";
 		else
 			domain = strchr(from_addr, '@') + 1;
@@ -597,18 +533,18 @@ mime_build(const struct mime_input *in, struct strbuf *out, char *err,
 	write_mailbox(out, "To", to_name, strlen(to_name), in->to);
 	write_subject(out, in->subject);
 	write_date(out);
-	strbuf_addf(out, "Message-ID: <%s@%s>\r\n", msgid, domain);
-	strbuf_adds(out, "MIME-Version: 1.0\r\n"
-			 "Auto-Submitted: auto-generated\r\n");
+	buf_addf(out, "Message-ID: <%s@%s>\r\n", msgid, domain);
+	buf_adds(out, "MIME-Version: 1.0\r\n"
+		      "Auto-Submitted: auto-generated\r\n");
 	/* '=' is a tspecial, hence the quotes; "=_" never occurs in
 	 * quoted-printable output, so the boundary cannot collide. */
-	strbuf_addf(out,
-		    "Content-Type: multipart/alternative;\r\n"
-		    " boundary=\"%s\"\r\n"
-		    "\r\n",
-		    boundary);
+	buf_addf(out,
+		 "Content-Type: multipart/alternative;\r\n"
+		 " boundary=\"%s\"\r\n"
+		 "\r\n",
+		 boundary);
 	write_part(out, boundary, "text/plain", in->text);
 	write_part(out, boundary, "text/html", in->html);
-	strbuf_addf(out, "--%s--\r\n", boundary);
+	buf_addf(out, "--%s--\r\n", boundary);
 	return 0;
 }

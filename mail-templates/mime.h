@@ -12,20 +12,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "strbuf.h"
+#include "common/buf.h"
 
 /* Longest address accepted anywhere (RFC 5321 path limit). */
 #define MIME_ADDRESS_MAX 254
 /* Longest header value accepted before encoding (From, Subject). */
 #define MIME_HEADER_MAX 998
 
-/* True when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates,
- * nothing above U+10FFFF) and holds no NUL byte. */
-bool mime_utf8_valid(const char *s, size_t n);
-
 /* True when addr is a bare address we are willing to put in an envelope
  * and a header: local@domain, printable ASCII, no space or specials. */
 bool mime_address_valid(const char *addr);
+
+/* The bare address of a From value: "a <b@c>" → "b@c", "b@c" → "b@c".
+ * Returns 0, or -1 when it holds no address (out is then "").  Published
+ * to the other layers as mail_address_of(). */
+int mime_address_of(const char *from, char *out, size_t outlen);
 
 struct mime_input {
 	const char *from;    /* header value, e.g. "pwreset <a@b>" */
@@ -39,7 +40,7 @@ struct mime_input {
 
 /* Append the whole message to out.  0, or -1 with a reason in err (out
  * then holds garbage the caller frees). */
-int mime_build(const struct mime_input *in, struct strbuf *out, char *err,
+int mime_build(const struct mime_input *in, struct buf *out, char *err,
 	       size_t errlen);
 
 #endif

@@ -34,6 +34,9 @@
 #include <auth-client.h>
 #include <libesmtp.h>
 
+#include "common/ascii.h"
+#include "common/buf.h"
+#include "common/xalloc.h"
 #include "mime.h"
 #include "smtp.h"
 
@@ -308,7 +311,7 @@ reason_status(char *reason, size_t len, const char *what,
 	snprintf(reason, len, "%s: %d %s", what, st->code,
 		 st->text != NULL ? st->text : "");
 	for (p = reason; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+		if (ascii_is_control(*p))
 			*p = ' ';
 	while (p > reason && p[-1] == ' ')
 		*--p = '\0';
@@ -332,20 +335,7 @@ reason_set(char *reason, size_t len, const char *fmt, ...)
 static char *
 dup_secret(const char *s)
 {
-	char *d = strdup(s != NULL ? s : "");
-
-	if (d == NULL)
-		abort();
-	return d;
-}
-
-static void
-free_secret(char *s)
-{
-	if (s == NULL)
-		return;
-	explicit_bzero(s, strlen(s));
-	free(s);
+	return xstrdup(s != NULL ? s : "");
 }
 
 static bool
@@ -359,7 +349,7 @@ host_valid(const char *h)
 	/* libesmtp splits "host:port" at the first ':', so an IPv6
 	 * literal cannot be given; use a host name for it. */
 	for (i = 0; i < n; i++)
-		if ((unsigned char)h[i] <= 0x20 || h[i] == ':' || h[i] == 0x7f)
+		if (ascii_is_control(h[i]) || h[i] == ' ' || h[i] == ':')
 			return false;
 	return true;
 }
@@ -493,7 +483,7 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 
 	if ((session = smtp_create_session()) == NULL ||
 	    (msg = smtp_add_message(session)) == NULL)
-		abort();
+		abort(); /* only on no memory: the rule of common/xalloc.h */
 	snprintf(hostport, sizeof(hostport), "%s:%d", opts->host, opts->port);
 	ms_timeout = timeout_s * 1000L;
 	/* Our limit, not RFC 5321's minutes-long minimums: a member waits
@@ -592,7 +582,7 @@ out:
 		smtp_destroy_session(session);
 	if (auth != NULL)
 		auth_destroy_context(auth);
-	free_secret(c.user);
-	free_secret(c.pass);
+	buf_wipe_str(c.user);
+	buf_wipe_str(c.pass);
 	return rc;
 }

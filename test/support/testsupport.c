@@ -36,6 +36,32 @@ xasprintf(const char *fmt, ...)
 	return s;
 }
 
+char *
+test_capture_stderr(void (*fn)(void *), void *arg)
+{
+	FILE *f = tmpfile();
+	int saved;
+	long n;
+	char *out;
+
+	assert_non_null(f);
+	fflush(stderr);
+	assert_true((saved = dup(STDERR_FILENO)) >= 0);
+	assert_int_equal(dup2(fileno(f), STDERR_FILENO), STDERR_FILENO);
+	fn(arg);
+	fflush(stderr);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	assert_true((n = ftell(f)) >= 0);
+	rewind(f);
+	assert_non_null(out = calloc(1, (size_t)n + 1));
+	assert_int_equal(fread(out, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	fputs(out, stderr);
+	return out;
+}
+
 static int
 rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {

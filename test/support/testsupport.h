@@ -15,6 +15,11 @@
 
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Run fn(arg) with stderr (where log.c writes) going to a temporary
+ * file; return what was written (the caller frees it).  The text is
+ * written to the real stderr afterwards, so it still shows in the log. */
+char *test_capture_stderr(void (*fn)(void *), void *arg);
+
 /* Remove dir and everything below it. */
 void rm_tree(const char *dir);
 
