@@ -458,7 +458,7 @@ sets_overlay(struct mail_templates *t, const char *local_dir, char *err,
 		size_t i;
 		int k, p;
 
-		if (!set_name_valid(de->d_name) ||
+		if (!setname_valid(de->d_name) ||
 		    fstatat(dirfd(d), de->d_name, &st, 0) != 0 ||
 		    !S_ISDIR(st.st_mode))
 			continue;
