@@ -363,7 +363,8 @@ reload(struct sup *s)
 {
 	const struct config *oc = &s->wc->app.cfg;
 	struct worker_conf nw;
-	char err[1024], *path;
+	char err[1024], keys[256], *path;
+	size_t n;
 
 	path = strdup(oc->path);
 	if (path == NULL)
@@ -376,13 +377,10 @@ reload(struct sup *s)
 		free(path);
 		return;
 	}
-	if (strcmp(nw.app.cfg.service.listen, oc->service.listen) != 0 ||
-	    nw.app.cfg.service.listen_mode != oc->service.listen_mode)
-		log_warn("reload: [service] listen and listen_mode take "
-			 "effect at the next restart");
-	if (strcmp(nw.app.cfg.service.user, oc->service.user) != 0)
-		log_warn("reload: [service] user takes effect at the next "
-			 "restart");
+	if ((n = config_restart_needed(oc, &nw.app.cfg, keys, sizeof(keys))) >
+	    0)
+		log_warn("reload: %s %s effect at the next restart", keys,
+			 n == 1 ? "takes" : "take");
 
 	for (size_t i = 0; i < s->nslots; i++)
 		if (s->slots[i].pid > 0)
