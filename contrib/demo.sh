@@ -40,7 +40,7 @@ fi
 "$PY" test/stack.py up --dir "$STACK" --build "$BUILD" --nginx-port "$PORT" \
 	--argon2-defaults
 
-CTL="$BUILD/core/ctl/pwreset-ctl -c $STACK/pwreset.conf"
+CTL="$BUILD/ctl/pwreset-ctl -c $STACK/pwreset.conf"
 $CTL member add demo --email demo@example.test --firstname Demo \
 	--lastname User
 

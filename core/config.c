@@ -105,6 +105,10 @@ struct ckey {
 	const char *const *names; /* CT_ENUM, NULL-terminated */
 	check_fn check;		  /* CT_STRING, or NULL */
 	const char *def;	  /* the default, as a file would spell it */
+	/* SIGHUP cannot apply it (the socket is made and root dropped once,
+	 * before the supervisor starts): it needs a restart.  The reload
+	 * warning and pwreset.conf(5) follow this. */
+	bool restart;
 };
 
 static bool check_hosturl(const char *, char *, size_t);
@@ -145,6 +149,15 @@ _Static_assert(sizeof(enum starttls_mode) == sizeof(int) &&
 	{                                                                      \
 		s, n, t, OFF(f), lo, hi, NULL, NULL, d                         \
 	}
+/* A key that only a restart applies (see struct ckey). */
+#define STR_RESTART(s, n, f, chk, d)                                           \
+	{                                                                      \
+		s, n, CT_STRING, OFF(f), 0, 0, NULL, chk, d, true              \
+	}
+#define NUM_RESTART(s, n, t, f, lo, hi, d)                                     \
+	{                                                                      \
+		s, n, t, OFF(f), lo, hi, NULL, NULL, d, true                   \
+	}
 #define ENUM(s, n, f, names, d)                                                \
 	{                                                                      \
 		s, n, CT_ENUM, OFF(f), 0, 0, names, NULL, d                    \
@@ -173,10 +186,12 @@ static const struct ckey keys[KEY__MAX] = {
     [KEY_SERVICE_MAX_BODY] = NUM("service", "max_body", CT_SIZE,
 				 service.max_body, 256, 1048576, "16384"),
     [KEY_SERVICE_LISTEN] =
-	STR("service", "listen", service.listen, check_listen, ""),
-    [KEY_SERVICE_LISTEN_MODE] = NUM("service", "listen_mode", CT_OCTAL,
-				    service.listen_mode, 0, 0777, "0660"),
-    [KEY_SERVICE_USER] = STR("service", "user", service.user, check_user, ""),
+	STR_RESTART("service", "listen", service.listen, check_listen, ""),
+    [KEY_SERVICE_LISTEN_MODE] =
+	NUM_RESTART("service", "listen_mode", CT_OCTAL, service.listen_mode, 0,
+		    0777, "0660"),
+    [KEY_SERVICE_USER] =
+	STR_RESTART("service", "user", service.user, check_user, ""),
     [KEY_SERVICE_SHUTDOWN_TIMEOUT] =
 	NUM("service", "shutdown_timeout", CT_INT, service.shutdown_timeout, 1,
 	    3600, "10"),
@@ -891,4 +906,51 @@ check_proxies(const char *v, char *why, size_t whylen)
 			return true;
 		s++; /* the comma */
 	}
+}
+
+/* Whether key k holds the same value in a and b. */
+static bool
+key_equal(const struct config *a, const struct config *b, enum key k)
+{
+	const void *fa = (const char *)a + keys[k].off;
+	const void *fb = (const char *)b + keys[k].off;
+
+	switch (keys[k].type) {
+	case CT_STRING: {
+		const char *sa = *(char *const *)fa, *sb = *(char *const *)fb;
+
+		return strcmp(sa ? sa : "", sb ? sb : "") == 0;
+	}
+	case CT_U32:
+		return *(const uint32_t *)fa == *(const uint32_t *)fb;
+	case CT_SIZE:
+		return *(const size_t *)fa == *(const size_t *)fb;
+	case CT_BOOL:
+		return *(const bool *)fa == *(const bool *)fb;
+	case CT_INT:
+	case CT_OCTAL:
+	case CT_ENUM:
+		return *(const int *)fa == *(const int *)fb;
+	}
+	return false;
+}
+
+size_t
+config_restart_needed(const struct config *old, const struct config *new,
+		      char *names, size_t len)
+{
+	size_t n = 0, used = 0;
+
+	if (len > 0)
+		names[0] = '\0';
+	for (int k = 0; k < KEY__MAX; k++) {
+		if (!keys[k].restart || key_equal(old, new, (enum key)k))
+			continue;
+		if (used < len)
+			used += (size_t)snprintf(names + used, len - used,
+						 "%s[%s] %s", n > 0 ? ", " : "",
+						 keys[k].section, keys[k].name);
+		n++;
+	}
+	return n;
 }

@@ -116,4 +116,12 @@ const char *config_path(const char *arg);
 
 void config_free(struct config *c);
 
+/*
+ * How many keys differ between old and new that SIGHUP cannot apply (the
+ * key table says which: they need a restart).  Their "[section] name"s,
+ * comma-separated, go into names (cut to len).
+ */
+size_t config_restart_needed(const struct config *old, const struct config *new,
+			     char *names, size_t len);
+
 #endif

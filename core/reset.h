@@ -12,41 +12,32 @@
 
 #include "config.h"
 #include "err.h"
-#include "mailer.h"
-#include "password.h"
-#include "../mail-templates/mail.h"
-#include "../sql/store.h"
+#include "ratelimit.h"
 
-/*
- * Step 1's one write — issue a token and queue its email for a known,
- * allowed member, or only count the identifier — is done after the answer
- * has gone (reset_finish()), so that known and unknown identifiers answer
- * after exactly the same work (SPEC §7, uniform step 1).  Filled by
- * reset_handle(), consumed and wiped by reset_finish().
- */
-struct reset_pending {
-	bool active;
-	bool issue; /* else only count the identifier */
-	uint8_t idkey[STORE_HASH_LEN];
-	struct store_member member;
-	bool on_group;
-	struct store_group group;
-	bool by_admin; /* an admin asked for someone else: reason "admin" */
-};
+/* Borrowed, opaque here: the transport needs none of their headers. */
+struct store;
+struct mail_templates;
+struct banned;
+struct mailer;
 
-/* Process-lifetime state of a worker; everything borrowed but pending. */
+/* Process-lifetime state of a worker; everything borrowed but rl. */
 struct reset_env {
 	const struct config *cfg;
 	struct store *store;
 	const struct mail_templates *templates;
 	const struct banned *banned;
 	struct mailer *mailer; /* step 2 with notify-async=false */
-	/* The database's "ratelimit" secret, fetched by the first request
-	 * that needs it (the database may be down when the worker starts). */
-	bool hmac_loaded;
-	unsigned char hmac_key[32];
-	struct reset_pending pending; /* one request at a time */
+	struct ratelimit rl;   /* the rate-limit secret, fetched lazily */
 };
+
+/*
+ * Step 1's one write — issue a token and queue its email for a known,
+ * allowed member, or only count the identifier — is done after the answer
+ * has gone (reset_finish()), so that known and unknown identifiers answer
+ * after exactly the same work (SPEC §7, uniform step 1).  reset_handle()
+ * hands it back in struct reset_result; reset_finish() consumes it.
+ */
+struct reset_deferred;
 
 enum reset_route { RESET_ROUTE_MEMBERS, RESET_ROUTE_GROUP };
 
@@ -74,14 +65,20 @@ struct reset_result {
 	enum reset_status status;
 	bool admin;	 /* pending for an admin member */
 	int retry_after; /* seconds, with PWR_E_RATE_LIMITED/_UNAVAILABLE */
+	/* Step 1's deferred write, or NULL.  Owned by the caller, who must
+	 * pass it to reset_finish() (which frees it) once the answer is
+	 * out; response rendering ignores it. */
+	struct reset_deferred *deferred;
 };
 
+/* Fills *res (zeroed first); res->deferred may come back non-NULL. */
 void reset_handle(struct reset_env *env, const struct reset_request *req,
 		  struct reset_result *res);
 
-/* Call once the answer of reset_handle() has been sent (it may be a no-op):
- * does step 1's deferred write.  A failure is logged only — the answer is
- * out, and it never depended on it. */
-void reset_finish(struct reset_env *env);
+/* Call once the answer of reset_handle() has been sent: does the deferred
+ * write *d (a no-op when NULL), then wipes and frees it and sets *d to
+ * NULL, so a second call does nothing.  A failure is logged only — the
+ * answer is out, and it never depended on it. */
+void reset_finish(struct reset_env *env, struct reset_deferred **d);
 
 #endif

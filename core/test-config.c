@@ -722,6 +722,35 @@ test_config_path(void **state)
 	unsetenv("PWRESET_CONFIG");
 }
 
+static void
+test_restart_needed(void **state)
+{
+	struct config a, b;
+	char names[128];
+
+	(void)state;
+	load_ok("[service]\nlisten = unix:/run/a.sock\nworkers = 2\n", &a);
+	load_ok("[service]\nlisten = unix:/run/a.sock\nworkers = 3\n"
+		"[log]\nlevel = debug\n",
+		&b);
+	assert_int_equal(config_restart_needed(&a, &b, names, sizeof(names)),
+			 0);
+	assert_string_equal(names, "");
+	config_free(&b);
+	load_ok("[service]\nlisten = unix:/run/b.sock\nlisten_mode = 0600\n"
+		"user = www-data\nworkers = 2\n",
+		&b);
+	assert_int_equal(config_restart_needed(&a, &b, names, sizeof(names)),
+			 3);
+	assert_string_equal(names, "[service] listen, [service] listen_mode, "
+				   "[service] user");
+	/* Cut to the buffer, still counted. */
+	assert_int_equal(config_restart_needed(&a, &b, names, 10), 3);
+	assert_string_equal(names, "[service]");
+	config_free(&a);
+	config_free(&b);
+}
+
 int
 main(void)
 {
@@ -742,6 +771,7 @@ main(void)
 	    cmocka_unit_test(test_small_err_buffer),
 	    cmocka_unit_test(test_sample_config),
 	    cmocka_unit_test(test_config_path),
+	    cmocka_unit_test(test_restart_needed),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -16,8 +16,11 @@
 
 #include "config.h"
 #include "log.h"
+#include "password.h"
 #include "reset.h"
 #include "token.h"
+#include "../mail-templates/mail.h"
+#include "../sql/store.h"
 
 static struct config cfg;
 static struct reset_env env;
@@ -93,7 +96,8 @@ run(struct reset_request req)
 	if (req.client == NULL)
 		req.client = default_client;
 	reset_handle(&env, &req, &res);
-	reset_finish(&env);
+	reset_finish(&env, &res.deferred);
+	assert_null(res.deferred);
 	return res;
 }
 
@@ -287,7 +291,8 @@ test_step2_full(void **state)
 	assert_false(m.locked);
 	assert_int_equal(store_member_password(st, id, phc, sizeof phc),
 			 STORE_OK);
-	assert_int_equal(password_verify(&cfg, phc, "Tr0ub4dor&x"), 0);
+	assert_int_equal(password_verify(&cfg, phc, "Tr0ub4dor&x"),
+			 PASSWORD_MATCH);
 	/* Single use. */
 	assert_int_equal(run((struct reset_request){.username = uname("erin"),
 						    .token = tok,

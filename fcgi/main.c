@@ -36,7 +36,7 @@ main(int argc, char *argv[])
 	struct worker_conf wc = {0};
 	struct listener lsn = {.fd = -1};
 	const char *carg = NULL, *path;
-	const struct config *cfg = &wc.cfg;
+	const struct config *cfg = &wc.app.cfg;
 	bool check = false;
 	char err[1024];
 	uid_t uid = (uid_t)-1;

@@ -144,7 +144,7 @@ workers_wanted(const struct config *cfg)
 static void
 slots_setup(struct sup *s)
 {
-	size_t workers = workers_wanted(&s->wc->cfg);
+	size_t workers = workers_wanted(&s->wc->app.cfg);
 	struct timespec t = now();
 
 	s->nslots = workers + 1;
@@ -287,7 +287,7 @@ start_due(struct sup *s, struct timespec t)
 static void
 retire_step(struct sup *s, struct timespec t)
 {
-	int timeout_ms = s->wc->cfg.service.shutdown_timeout * 1000;
+	int timeout_ms = s->wc->app.cfg.service.shutdown_timeout * 1000;
 
 	for (size_t i = 0; i < s->nold; i++) {
 		struct retiree *r = &s->old[i];
@@ -317,7 +317,8 @@ begin_stop(struct sup *s)
 	struct timespec t = now();
 
 	s->stopping = true;
-	s->kill_at = ts_add_ms(t, s->wc->cfg.service.shutdown_timeout * 1000L);
+	s->kill_at =
+	    ts_add_ms(t, s->wc->app.cfg.service.shutdown_timeout * 1000L);
 	for (size_t i = 0; i < s->nslots; i++)
 		if (s->slots[i].pid > 0)
 			kill(s->slots[i].pid, SIGTERM);
@@ -326,14 +327,14 @@ begin_stop(struct sup *s)
 		s->old[i].signalled = true;
 	}
 	log_info("stopping: waiting up to %d s for %zu children",
-		 s->wc->cfg.service.shutdown_timeout, children_alive(s));
+		 s->wc->app.cfg.service.shutdown_timeout, children_alive(s));
 }
 
 static void
 kill_all(struct sup *s)
 {
 	log_warn("%zu children still busy after %d s: SIGKILL",
-		 children_alive(s), s->wc->cfg.service.shutdown_timeout);
+		 children_alive(s), s->wc->app.cfg.service.shutdown_timeout);
 	for (size_t i = 0; i < s->nslots; i++)
 		if (s->slots[i].pid > 0)
 			kill(s->slots[i].pid, SIGKILL);
@@ -360,9 +361,10 @@ retire_push(struct sup *s, const struct slot *sl)
 static void
 reload(struct sup *s)
 {
-	const struct config *oc = &s->wc->cfg;
+	const struct config *oc = &s->wc->app.cfg;
 	struct worker_conf nw;
-	char err[1024], *path;
+	char err[1024], keys[256], *path;
+	size_t n;
 
 	path = strdup(oc->path);
 	if (path == NULL)
@@ -375,13 +377,10 @@ reload(struct sup *s)
 		free(path);
 		return;
 	}
-	if (strcmp(nw.cfg.service.listen, oc->service.listen) != 0 ||
-	    nw.cfg.service.listen_mode != oc->service.listen_mode)
-		log_warn("reload: [service] listen and listen_mode take "
-			 "effect at the next restart");
-	if (strcmp(nw.cfg.service.user, oc->service.user) != 0)
-		log_warn("reload: [service] user takes effect at the next "
-			 "restart");
+	if ((n = config_restart_needed(oc, &nw.app.cfg, keys, sizeof(keys))) >
+	    0)
+		log_warn("reload: %s %s effect at the next restart", keys,
+			 n == 1 ? "takes" : "take");
 
 	for (size_t i = 0; i < s->nslots; i++)
 		if (s->slots[i].pid > 0)
@@ -390,7 +389,7 @@ reload(struct sup *s)
 	s->slots = NULL;
 	worker_conf_free(s->wc);
 	*s->wc = nw;
-	log_init(NULL, s->wc->cfg.log.target, s->wc->cfg.log.level);
+	log_init(NULL, s->wc->app.cfg.log.target, s->wc->app.cfg.log.level);
 	slots_setup(s);
 	log_info("reloaded %s: %zu workers and a mailer replace %zu "
 		 "children",

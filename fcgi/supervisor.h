@@ -12,8 +12,9 @@
  *   reload is validated by loading it); on error the running set-up stays
  *   and the log says why.  On success new children start first, then the
  *   old ones get SIGTERM one at a time: the listening socket stays open
- *   here throughout, so no connection is refused.  [service] listen and
- *   user take effect only at a restart.
+ *   here throughout, so no connection is refused.  The keys that the
+ *   configuration table marks restart-only ([service] listen, listen_mode,
+ *   user) take effect only at a restart; a reload that changes one warns.
  */
 #ifndef PWR_FCGI_SUPERVISOR_H
 #define PWR_FCGI_SUPERVISOR_H

@@ -28,13 +28,12 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "core/app.h"
 #include "core/log.h"
-#include "core/mailer.h"
 #include "core/reset.h"
 #include "request.h"
 #include "response.h"
 #include "route.h"
-#include "sql/store.h"
 #include "worker.h"
 
 /* Body bytes read and thrown away after an answer so that a kept-open
@@ -58,59 +57,26 @@ on_stop(int sig)
 void
 worker_conf_free(struct worker_conf *wc)
 {
-	mail_templates_free(wc->templates);
-	banned_free(wc->banned);
 	proxy_list_free(&wc->proxies);
-	config_free(&wc->cfg);
-	wc->templates = NULL;
-	wc->banned = NULL;
+	app_conf_free(&wc->app);
 }
 
 int
 worker_conf_load(struct worker_conf *wc, const char *path, char *err,
 		 size_t errlen)
 {
-	const struct config *c = &wc->cfg;
 	char why[512];
 
 	memset(wc, 0, sizeof(*wc));
-	if (config_load(&wc->cfg, path, err, errlen) != 0)
+	if (app_conf_load(&wc->app, path, err, errlen) != 0)
 		return -1;
-	wc->templates = mail_templates_load_local(
-	    c->service.template_dir, c->service.local_template_dir,
-	    c->service.link_template, err, errlen);
-	if (wc->templates == NULL)
-		goto fail;
-	if (c->service.global_template[0] != '\0' &&
-	    !mail_templates_has_set(wc->templates,
-				    c->service.global_template)) {
-		snprintf(err, errlen, "%s: global_template: no set '%s' in %s",
-			 path, c->service.global_template,
-			 c->service.template_dir);
-		goto fail;
-	}
-	if (c->password.banned_file[0] != '\0') {
-		wc->banned = banned_load(c->password.banned_file, err, errlen);
-		if (wc->banned == NULL)
-			goto fail;
-	}
-	/* Read by mailer_init() in every child: a typo would only show as
-	 * children dying at start-up. */
-	if (c->smtp.password_file[0] != '\0' &&
-	    access(c->smtp.password_file, R_OK) != 0) {
-		snprintf(err, errlen, "%s: [smtp] password_file %s: %s", path,
-			 c->smtp.password_file, strerror(errno));
-		goto fail;
-	}
-	if (proxy_list_parse(&wc->proxies, c->service.trusted_proxies, why,
-			     sizeof(why)) != 0) {
+	if (proxy_list_parse(&wc->proxies, wc->app.cfg.service.trusted_proxies,
+			     why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s: %s", path, why);
-		goto fail;
+		worker_conf_free(wc);
+		return -1;
 	}
 	return 0;
-fail:
-	worker_conf_free(wc);
-	return -1;
 }
 
 /* ---- signals -------------------------------------------------------- */
@@ -168,7 +134,7 @@ child_signals(bool block_stop, sigset_t *waitmask)
 
 struct worker {
 	const struct worker_conf *wc;
-	struct reset_env env;
+	struct reset_env *env; /* the worker's struct app's */
 };
 
 static ssize_t
@@ -215,7 +181,7 @@ elapsed_ms(const struct timespec *t0)
 static void
 worker_serve(struct worker *w, FCGX_Request *req)
 {
-	const struct config *cfg = &w->wc->cfg;
+	const struct config *cfg = &w->wc->app.cfg;
 	struct timespec t0;
 	struct cgi cgi;
 	struct request rq;
@@ -243,7 +209,7 @@ worker_serve(struct worker *w, FCGX_Request *req)
 				  req->in);
 	if (e == PWR_OK) {
 		request_to_reset(&rq, &m, &rr);
-		reset_handle(&w->env, &rr, &res);
+		reset_handle(w->env, &rr, &res);
 	} else {
 		res.err = e;
 	}
@@ -270,7 +236,7 @@ worker_serve(struct worker *w, FCGX_Request *req)
 		 elapsed_ms(&t0), rq.client);
 	/* Step 1's write comes after the answer has gone, so that known and
 	 * unknown identifiers answer after the same work. */
-	reset_finish(&w->env);
+	reset_finish(w->env, &res.deferred);
 
 	/* Everything of this request dies here, in one place. */
 	request_free(&rq);
@@ -279,11 +245,18 @@ worker_serve(struct worker *w, FCGX_Request *req)
 
 /* ---- the loops ------------------------------------------------------ */
 
+enum worker_wake {
+	WORKER_READY,	/* fd is readable */
+	WORKER_STOP,	/* SIGTERM or SIGINT arrived */
+	WORKER_TIMEOUT, /* timeout passed with nothing to do */
+	WORKER_ERROR	/* ppoll failed (logged) */
+};
+
 /*
  * Wait until fd is readable or a stop is asked for, at most timeout (NULL:
- * no limit).  1: ready, 0: stop, 2: timeout, -1: error (logged).
+ * no limit).
  */
-static int
+static enum worker_wake
 worker_wait(int fd, const struct timespec *timeout, const sigset_t *waitmask)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -291,12 +264,14 @@ worker_wait(int fd, const struct timespec *timeout, const sigset_t *waitmask)
 
 	for (;;) {
 		if (worker_stop)
-			return 0;
+			return WORKER_STOP;
 		if ((n = ppoll(&p, 1, timeout, waitmask)) >= 0)
-			return worker_stop ? 0 : n == 0 ? 2 : 1;
+			return worker_stop ? WORKER_STOP
+			       : n == 0	   ? WORKER_TIMEOUT
+					   : WORKER_READY;
 		if (errno != EINTR) {
 			log_errno("worker: ppoll");
-			return -1;
+			return WORKER_ERROR;
 		}
 	}
 }
@@ -304,11 +279,10 @@ worker_wait(int fd, const struct timespec *timeout, const sigset_t *waitmask)
 int
 worker_run(const struct worker_conf *wc, int listen_fd)
 {
-	const struct config *cfg = &wc->cfg;
+	const struct config *cfg = &wc->app.cfg;
 	struct worker w = {.wc = wc};
-	struct store *st = NULL;
-	struct mailer mailer = {0};
-	bool mailer_ok = false, req_ok = false;
+	struct app *app = NULL;
+	bool req_ok = false;
 	FCGX_Request req;
 	sigset_t waitmask;
 	const struct timespec trim_idle = {.tv_sec = WORKER_TRIM_IDLE_S};
@@ -316,40 +290,29 @@ worker_run(const struct worker_conf *wc, int listen_fd)
 	int served = 0, rc = 1;
 
 	child_signals(true, &waitmask);
-	st = store_open(cfg->database.conninfo, cfg->database.timeout);
-	if (mailer_init(&mailer, cfg, st) != 0)
+	if (app_open(&wc->app, &app) != 0)
 		goto out;
-	mailer_ok = true;
-	w.env = (struct reset_env){
-	    .cfg = cfg,
-	    .store = st,
-	    .templates = wc->templates,
-	    .banned = wc->banned,
-	    .mailer = &mailer,
-	};
+	w.env = app_reset_env(app);
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, listen_fd, 0) != 0) {
 		log_error("worker: cannot initialise libfcgi");
 		goto out;
 	}
 	req_ok = true;
-	/* Connect now: a broken database shows in the log at start-up, not
-	 * at the first request (which would answer 0503 either way). */
-	if (store_connect(st) != STORE_OK)
-		log_warn("worker: database: %s", store_errmsg(st));
+	app_connect(app);
 
 	while (served < cfg->service.max_requests) {
 		/* A kept-open connection (FCGI_KEEP_CONN) brings the next
 		 * request on itself, not on the listening socket. */
 		int fd = req.ipcFd >= 0 ? req.ipcFd : listen_fd;
-		int r =
+		enum worker_wake r =
 		    worker_wait(fd, trim_due ? &trim_idle : NULL, &waitmask);
 		int a;
 
-		if (r < 0)
+		if (r == WORKER_ERROR)
 			goto out;
-		if (r == 0)
+		if (r == WORKER_STOP)
 			break;
-		if (r == 2) {
+		if (r == WORKER_TIMEOUT) {
 			/* Idle: give the free heap back.  A password hash
 			 * leaves Argon2's block ([argon2] memory_kib, 19 MiB
 			 * by default) free in the heap, where glibc keeps it
@@ -375,9 +338,7 @@ worker_run(const struct worker_conf *wc, int listen_fd)
 out:
 	if (req_ok && req.ipcFd >= 0)
 		FCGX_Free(&req, 1); /* closes a kept-open connection */
-	if (mailer_ok)
-		mailer_fini(&mailer);
-	store_close(st);
+	app_close(app);
 	log_debug("worker: exiting after %d requests", served);
 	return rc;
 }
@@ -385,19 +346,13 @@ out:
 int
 worker_mailer_run(const struct worker_conf *wc)
 {
-	const struct config *cfg = &wc->cfg;
-	struct store *st = NULL;
-	struct mailer m = {0};
+	struct app *app = NULL;
 	sigset_t waitmask;
 	int rc = 1;
 
 	child_signals(false, &waitmask);
-	st = store_open(cfg->database.conninfo, cfg->database.timeout);
-	if (mailer_init(&m, cfg, st) != 0)
-		goto out;
-	rc = mailer_run(&m, &worker_stop) == 0 ? 0 : 1;
-	mailer_fini(&m);
-out:
-	store_close(st);
+	if (app_open(&wc->app, &app) == 0)
+		rc = app_mailer_run(app, &worker_stop);
+	app_close(app);
 	return rc;
 }

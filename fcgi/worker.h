@@ -2,15 +2,16 @@
  * worker.h — the child processes: FastCGI responders and the mailer.
  *
  * struct worker_conf is everything loaded from files that a responder
- * needs: the configuration, the mail templates, the banned-password list
- * and the parsed trusted proxies.  The supervisor loads it (at start-up and
- * on SIGHUP, which is also how a reload is validated) before forking, so
- * children inherit it copy-on-write and never read those files themselves.
- * It is owned by whoever loaded it; worker_conf_free() is safe on a zeroed
- * or freed struct.
+ * needs: the application's set-up (core/app.h: the configuration, the mail
+ * templates, the banned-password list) and the transport's own parsed
+ * trusted proxies.  The supervisor loads it (at start-up and on SIGHUP,
+ * which is also how a reload is validated) before forking, so children
+ * inherit it copy-on-write and never read those files themselves.  It is
+ * owned by whoever loaded it; worker_conf_free() is safe on a zeroed or
+ * freed struct.
  *
  * worker_run() and worker_mailer_run() are the bodies of the two kinds of
- * children: each opens its own database connection, sets up its own
+ * children: each opens its own struct app (core/app.h), sets up its own
  * signals (SIGTERM/SIGINT: finish the current request or delivery, then
  * return) and returns an exit status.
  */
@@ -19,15 +20,11 @@
 
 #include <stddef.h>
 
-#include "core/config.h"
-#include "core/password.h"
-#include "mail-templates/mail.h"
+#include "core/app.h"
 #include "proxy.h"
 
 struct worker_conf {
-	struct config cfg;
-	struct mail_templates *templates;
-	struct banned *banned; /* NULL when [password] banned_file = "" */
+	struct app_conf app;
 	struct proxy_list proxies;
 };
 

@@ -8,6 +8,7 @@
 #ifndef PWR_SMTP_H
 #define PWR_SMTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum smtp_starttls {
@@ -48,5 +49,14 @@ enum smtp_rc {
 enum smtp_rc smtp_deliver(const struct smtp_opts *opts, const char *from,
 			  const char *to, const char *message, char *reason,
 			  size_t reasonlen);
+
+/*
+ * Can a relay be reached?  Connects to host:port (every address
+ * getaddrinfo gives, in order) and reads the greeting, all within
+ * timeout_s; says QUIT and sends nothing else.  true when the greeting is
+ * a "220" reply; else false with the cause in why.
+ */
+bool smtp_probe(const char *host, int port, int timeout_s, char *why,
+		size_t whylen);
 
 #endif

@@ -276,8 +276,7 @@ class Stack:
                                        os.path.join(SRC_DIR, "build"))
         self.build_dir = os.path.abspath(build_dir)
         self.pwreset_bin = os.path.join(self.build_dir, "fcgi", "pwreset")
-        self.ctl_bin = os.path.join(self.build_dir, "core", "ctl",
-                                    "pwreset-ctl")
+        self.ctl_bin = os.path.join(self.build_dir, "ctl", "pwreset-ctl")
         self.base_overrides = dict(overrides or {})
         self.overrides = dict(self.base_overrides)
         self.sink_args = list(sink_args or [])
@@ -897,7 +896,7 @@ class Stack:
         s.aux_dir = st.get("aux_dir")
         s.build_dir = st["build_dir"]
         s.pwreset_bin = os.path.join(s.build_dir, "fcgi", "pwreset")
-        s.ctl_bin = os.path.join(s.build_dir, "core", "ctl", "pwreset-ctl")
+        s.ctl_bin = os.path.join(s.build_dir, "ctl", "pwreset-ctl")
         s.pg_data = st["pg_data"]
         s.pg_sock = st["pg_sock"]
         s.pg_root = os.path.dirname(s.pg_data)

@@ -30,7 +30,7 @@ fi
 if [ ! -f "$BUILD/build.ninja" ]; then
 	meson setup "$BUILD" --buildtype=release >&2
 fi
-ninja -C "$BUILD" fcgi/pwreset core/ctl/pwreset-ctl >&2
+ninja -C "$BUILD" fcgi/pwreset ctl/pwreset-ctl >&2
 
 BIN=$(mktemp -d /tmp/pwreset-bench-bin.XXXXXX)
 trap 'rm -rf "$BIN"' EXIT

@@ -279,13 +279,14 @@ cmd_member_check_password(struct ctl *c)
 	if (ctl_read_secret("password", pw, sizeof pw) != 0)
 		goto out;
 	switch (password_verify(&c->cfg, phc, pw)) {
-	case 0:
+	case PASSWORD_MATCH:
 		printf("password matches\n");
 		ret = CTL_EXIT_OK;
 		break;
-	case 1:
+	case PASSWORD_MISMATCH:
 		printf("password does not match\n");
 		break;
+	case PASSWORD_VERIFY_ERROR:
 	default:
 		fprintf(stderr, CTL_PROG ": member check-password: cannot "
 					 "verify the stored hash\n");

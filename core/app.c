@@ -1,0 +1,128 @@
+/*
+ * app.c — the application's set-up (see app.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "log.h"
+#include "mailer.h"
+#include "password.h"
+#include "../mail-templates/mail.h"
+#include "../sql/store.h"
+
+struct app {
+	struct store *store;
+	struct mailer mailer;
+	struct reset_env env;
+};
+
+void
+app_conf_free(struct app_conf *ac)
+{
+	mail_templates_free(ac->templates);
+	banned_free(ac->banned);
+	config_free(&ac->cfg);
+	ac->templates = NULL;
+	ac->banned = NULL;
+}
+
+int
+app_conf_load(struct app_conf *ac, const char *path, char *err, size_t errlen)
+{
+	const struct config *c = &ac->cfg;
+
+	memset(ac, 0, sizeof(*ac));
+	if (config_load(&ac->cfg, path, err, errlen) != 0)
+		return -1;
+	ac->templates = mail_templates_load_local(
+	    c->service.template_dir, c->service.local_template_dir,
+	    c->service.link_template, err, errlen);
+	if (ac->templates == NULL)
+		goto fail;
+	if (c->service.global_template[0] != '\0' &&
+	    !mail_templates_has_set(ac->templates,
+				    c->service.global_template)) {
+		snprintf(err, errlen, "%s: global_template: no set '%s' in %s",
+			 path, c->service.global_template,
+			 c->service.template_dir);
+		goto fail;
+	}
+	if (c->password.banned_file[0] != '\0') {
+		ac->banned = banned_load(c->password.banned_file, err, errlen);
+		if (ac->banned == NULL)
+			goto fail;
+	}
+	/* Read by mailer_init() in every child: a typo would only show as
+	 * children dying at start-up. */
+	if (c->smtp.password_file[0] != '\0' &&
+	    access(c->smtp.password_file, R_OK) != 0) {
+		snprintf(err, errlen, "%s: [smtp] password_file %s: %s", path,
+			 c->smtp.password_file, strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	app_conf_free(ac);
+	return -1;
+}
+
+int
+app_open(const struct app_conf *ac, struct app **out)
+{
+	const struct config *cfg = &ac->cfg;
+	struct app *a;
+
+	*out = NULL;
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		abort();
+	a->store = store_open(cfg->database.conninfo, cfg->database.timeout);
+	if (mailer_init(&a->mailer, cfg, a->store) != 0) {
+		store_close(a->store);
+		free(a);
+		return -1;
+	}
+	a->env = (struct reset_env){
+	    .cfg = cfg,
+	    .store = a->store,
+	    .templates = ac->templates,
+	    .banned = ac->banned,
+	    .mailer = &a->mailer,
+	};
+	*out = a;
+	return 0;
+}
+
+void
+app_close(struct app *a)
+{
+	if (a == NULL)
+		return;
+	mailer_fini(&a->mailer);
+	ratelimit_wipe(&a->env.rl);
+	store_close(a->store);
+	free(a);
+}
+
+struct reset_env *
+app_reset_env(struct app *a)
+{
+	return &a->env;
+}
+
+void
+app_connect(struct app *a)
+{
+	if (store_connect(a->store) != STORE_OK)
+		log_warn("worker: database: %s", store_errmsg(a->store));
+}
+
+int
+app_mailer_run(struct app *a, volatile sig_atomic_t *stop)
+{
+	return mailer_run(&a->mailer, stop) == 0 ? 0 : 1;
+}

@@ -1,0 +1,123 @@
+/*
+ * ratelimit.c — rate-limit keys, checks and counting (see ratelimit.h).
+ */
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "log.h"
+#include "ratelimit.h"
+#include "../sql/store.h"
+
+#define RATELIMIT_VALUE_MAX 512 /* bytes of a value that enter the HMAC */
+
+_Static_assert(RATELIMIT_KEY_LEN == STORE_HASH_LEN,
+	       "a rate-limit key is a store hash");
+
+/* Indexed by enum ratelimit_kind: the prefix that separates key spaces. */
+static const char *const kind_prefix[RATELIMIT_KIND__MAX] = {
+    [RATELIMIT_ADDRESS] = "addr:",
+    [RATELIMIT_TOKFAIL] = "tokfail:",
+    [RATELIMIT_IDENTIFIER] = "id:",
+};
+
+_Static_assert(sizeof(kind_prefix) / sizeof(kind_prefix[0]) ==
+		   RATELIMIT_KIND__MAX,
+	       "prefix table out of step with enum ratelimit_kind");
+
+/* Log a store failure as what; RATELIMIT_UNDER when rc is no failure. */
+static enum ratelimit_rc
+from_store(struct store *st, enum store_rc rc, const char *what)
+{
+	switch (rc) {
+	case STORE_OK:
+	case STORE_NOT_FOUND:
+		return RATELIMIT_UNDER;
+	case STORE_UNAVAILABLE:
+		log_warn("%s: database unavailable: %s", what,
+			 store_errmsg(st));
+		return RATELIMIT_UNAVAILABLE;
+	case STORE_CONFLICT:
+	case STORE_ERROR:
+	default:
+		log_error("%s: database error: %s", what, store_errmsg(st));
+		return RATELIMIT_ERROR;
+	}
+}
+
+enum ratelimit_rc
+ratelimit_key(struct ratelimit *rl, struct store *st, enum ratelimit_kind kind,
+	      const char *value, struct ratelimit_key *out)
+{
+	const char *prefix = kind_prefix[kind];
+	unsigned char buf[RATELIMIT_VALUE_MAX + 16];
+	unsigned int len = RATELIMIT_KEY_LEN;
+	size_t kl = strlen(prefix), vl = strlen(value);
+
+	if (!rl->loaded) {
+		enum store_rc rc = store_secret(st, "ratelimit", rl->secret);
+		enum ratelimit_rc r;
+
+		if (rc == STORE_NOT_FOUND)
+			rc = STORE_ERROR; /* migrations not applied */
+		if ((r = from_store(st, rc, "rate-limit key")) !=
+		    RATELIMIT_UNDER)
+			return r;
+		rl->loaded = true;
+	}
+	if (vl > RATELIMIT_VALUE_MAX)
+		vl = RATELIMIT_VALUE_MAX;
+	memcpy(buf, prefix, kl);
+	memcpy(buf + kl, value, vl);
+	HMAC(EVP_sha256(), rl->secret, sizeof rl->secret, buf, kl + vl, out->b,
+	     &len);
+	explicit_bzero(buf, sizeof buf);
+	return RATELIMIT_UNDER;
+}
+
+enum ratelimit_rc
+ratelimit_check(struct store *st, const struct ratelimit_key *key, int window_s,
+		int weight, int limit)
+{
+	int64_t count = 0;
+	enum ratelimit_rc r;
+
+	r = from_store(
+	    st, store_ratelimit_hit(st, key->b, window_s, weight, &count),
+	    "rate limit");
+	if (r != RATELIMIT_UNDER)
+		return r;
+	return count > limit ? RATELIMIT_OVER : RATELIMIT_UNDER;
+}
+
+enum ratelimit_rc
+ratelimit_check_value(struct ratelimit *rl, struct store *st,
+		      enum ratelimit_kind kind, const char *value, int window_s,
+		      int weight, int limit, struct ratelimit_key *key_out)
+{
+	struct ratelimit_key k;
+	enum ratelimit_rc r;
+
+	r = ratelimit_key(rl, st, kind, value, &k);
+	if (r == RATELIMIT_UNDER)
+		r = ratelimit_check(st, &k, window_s, weight, limit);
+	if (key_out != NULL)
+		*key_out = k;
+	return r;
+}
+
+enum ratelimit_rc
+ratelimit_count(struct store *st, const struct ratelimit_key *key, int window_s)
+{
+	int64_t n = 0;
+
+	return from_store(st, store_ratelimit_hit(st, key->b, window_s, 1, &n),
+			  "rate limit");
+}
+
+void
+ratelimit_wipe(struct ratelimit *rl)
+{
+	explicit_bzero(rl, sizeof *rl);
+}

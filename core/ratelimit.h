@@ -1,0 +1,88 @@
+/*
+ * ratelimit.h — the rate limits of SPEC §4: keys, checks and counting.
+ *
+ * A counter is keyed by an HMAC of (kind, value) under the database's
+ * "ratelimit" secret, so the table never holds an identifier or an
+ * address, nor a hash of one that could be guessed.  The secret is
+ * fetched by the first call that needs it (the database may be down when
+ * a worker starts) and kept in the caller's struct ratelimit, which lives
+ * as long as the process and is wiped by ratelimit_wipe().  The counters
+ * themselves are SQL, in sql/ (store_ratelimit_hit()).
+ *
+ * Every call that can fail logs the cause and says which kind of failure
+ * it was, so the caller only maps it onto an answer.
+ */
+#ifndef PWR_RATELIMIT_H
+#define PWR_RATELIMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define RATELIMIT_KEY_LEN    32 /* bytes of a counter key (SHA-256) */
+#define RATELIMIT_SECRET_LEN 32
+
+struct store;
+
+/* Process-lifetime cache of the database's secret; zero it to start. */
+struct ratelimit {
+	bool loaded;
+	unsigned char secret[RATELIMIT_SECRET_LEN];
+};
+
+/* What a counter counts; each kind is a separate key space. */
+enum ratelimit_kind {
+	RATELIMIT_ADDRESS,    /* every request, per client address */
+	RATELIMIT_TOKFAIL,    /* wrong tokens and keys, per client address */
+	RATELIMIT_IDENTIFIER, /* step 1, per normalised identifier */
+	RATELIMIT_KIND__MAX
+};
+
+/*
+ * The outcome of a call.  UNDER and OVER are the two answers of a check;
+ * the others are failures, kept apart because the answer differs (0503
+ * against 0500).  ratelimit_key() and ratelimit_count() give
+ * RATELIMIT_UNDER on success and never RATELIMIT_OVER.
+ */
+enum ratelimit_rc {
+	RATELIMIT_UNDER,       /* within the budget (or: done) */
+	RATELIMIT_OVER,	       /* the budget is spent */
+	RATELIMIT_UNAVAILABLE, /* the database is down (logged) */
+	RATELIMIT_ERROR,       /* any other failure (logged) */
+	RATELIMIT_RC__MAX
+};
+
+struct ratelimit_key {
+	uint8_t b[RATELIMIT_KEY_LEN];
+};
+
+/* The counter key of value (NUL-terminated; cut at a fixed length). */
+enum ratelimit_rc ratelimit_key(struct ratelimit *rl, struct store *st,
+				enum ratelimit_kind kind, const char *value,
+				struct ratelimit_key *out);
+
+/*
+ * Add weight (0: only look) to key's counter in the current window of
+ * window_s seconds: RATELIMIT_OVER when the count then exceeds limit.
+ */
+enum ratelimit_rc ratelimit_check(struct store *st,
+				  const struct ratelimit_key *key, int window_s,
+				  int weight, int limit);
+
+/* Make value's key and check it in one call; key_out may be NULL. */
+enum ratelimit_rc ratelimit_check_value(struct ratelimit *rl, struct store *st,
+					enum ratelimit_kind kind,
+					const char *value, int window_s,
+					int weight, int limit,
+					struct ratelimit_key *key_out);
+
+/* Count one hit against key, whatever the count becomes. */
+enum ratelimit_rc ratelimit_count(struct store *st,
+				  const struct ratelimit_key *key,
+				  int window_s);
+
+/* Forget the secret (explicit_bzero). */
+void ratelimit_wipe(struct ratelimit *rl);
+
+#endif

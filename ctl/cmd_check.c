@@ -1,0 +1,65 @@
+/*
+ * cmd_check.c — pwreset-ctl check: can this configuration work here?
+ *
+ * One line per check, "ok" or "FAILED: reason", and exit 1 when any
+ * failed: the configuration loads (main.c already did it), the database
+ * answers, the banned-password list loads, and the SMTP relay greets with
+ * "220".  Nothing is written anywhere: migrations are not run and no mail
+ * is sent (smtp_probe() of the mail module only reads the greeting and
+ * says QUIT).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/password.h"
+#include "ctl.h"
+#include "mail-templates/smtp.h"
+
+static void
+report(bool ok, const char *why, int *failed)
+{
+	if (ok) {
+		printf("ok\n");
+	} else {
+		printf("FAILED: ");
+		ctl_put_clean(stdout, why);
+		putchar('\n');
+		(*failed)++;
+	}
+	fflush(stdout);
+}
+
+int
+cmd_check(struct ctl *c)
+{
+	const struct config *cfg = &c->cfg;
+	char why[512];
+	enum store_rc rc;
+	struct banned *b;
+	int failed = 0;
+
+	printf("config %s: ok\n", c->config_path);
+
+	printf("database %s: ", store_target(c->st));
+	rc = store_connect(c->st);
+	report(rc == STORE_OK, store_errmsg(c->st), &failed);
+
+	if (cfg->password.banned_file != NULL &&
+	    cfg->password.banned_file[0] != '\0') {
+		printf("banned list %s: ", cfg->password.banned_file);
+		why[0] = '\0';
+		b = banned_load(cfg->password.banned_file, why, sizeof why);
+		report(b != NULL, why, &failed);
+		banned_free(b);
+	}
+
+	if (strchr(cfg->smtp.host, ':') != NULL)
+		printf("smtp [%s]:%d: ", cfg->smtp.host, cfg->smtp.port);
+	else
+		printf("smtp %s:%d: ", cfg->smtp.host, cfg->smtp.port);
+	report(smtp_probe(cfg->smtp.host, cfg->smtp.port, cfg->smtp.timeout,
+			  why, sizeof why),
+	       why, &failed);
+
+	return failed ? CTL_EXIT_FAIL : CTL_EXIT_OK;
+}
