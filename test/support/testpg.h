@@ -11,7 +11,7 @@
 
 #include <libpq-fe.h>
 
-#include "sql/store.h"
+#include "../../sql/store.h" /* relative: found from core/ and sql/ alike */
 
 #define TESTPG_SKIP 77 /* meson's "skipped" exit status */
 
