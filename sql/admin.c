@@ -71,6 +71,7 @@ static const struct stmt_def stmts[] = {
 };
 _Static_assert(sizeof stmts / sizeof stmts[0] == ADMIN_STMT__MAX,
 	       "stmts[] and enum admin_stmt out of step");
+_Static_assert(ADMIN_STMT__MAX <= STORE_PART_MAX, "raise STORE_PART_MAX");
 
 const struct store_part store_part_admin = {PART_ADMIN, stmts, ADMIN_STMT__MAX};
 

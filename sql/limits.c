@@ -36,6 +36,7 @@ static const struct stmt_def stmts[] = {
 };
 _Static_assert(sizeof stmts / sizeof stmts[0] == LIMITS_STMT__MAX,
 	       "stmts[] and enum limits_stmt out of step");
+_Static_assert(LIMITS_STMT__MAX <= STORE_PART_MAX, "raise STORE_PART_MAX");
 
 const struct store_part store_part_limits = {PART_LIMITS, stmts,
 					     LIMITS_STMT__MAX};

@@ -112,6 +112,7 @@ static const struct stmt_def stmts[] = {
 };
 _Static_assert(sizeof stmts / sizeof stmts[0] == OUTBOX_STMT__MAX,
 	       "stmts[] and enum outbox_stmt out of step");
+_Static_assert(OUTBOX_STMT__MAX <= STORE_PART_MAX, "raise STORE_PART_MAX");
 
 const struct store_part store_part_outbox = {PART_OUTBOX, stmts,
 					     OUTBOX_STMT__MAX};

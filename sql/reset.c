@@ -208,6 +208,7 @@ static const struct stmt_def stmts[] = {
 };
 _Static_assert(sizeof stmts / sizeof stmts[0] == RESET_STMT__MAX,
 	       "stmts[] and enum reset_stmt out of step");
+_Static_assert(RESET_STMT__MAX <= STORE_PART_MAX, "raise STORE_PART_MAX");
 
 const struct store_part store_part_reset = {PART_RESET, stmts, RESET_STMT__MAX};
 

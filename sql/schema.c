@@ -54,6 +54,7 @@ static const struct stmt_def stmts[] = {
 };
 _Static_assert(sizeof stmts / sizeof stmts[0] == SCHEMA_STMT__MAX,
 	       "stmts[] and enum schema_stmt out of step");
+_Static_assert(SCHEMA_STMT__MAX <= STORE_PART_MAX, "raise STORE_PART_MAX");
 
 const struct store_part store_part_schema = {PART_SCHEMA, stmts,
 					     SCHEMA_STMT__MAX};

@@ -49,6 +49,7 @@ static const struct stmt_def stmts[] = {
 };
 _Static_assert(sizeof stmts / sizeof stmts[0] == STATS_STMT__MAX,
 	       "stmts[] and enum stats_stmt out of step");
+_Static_assert(STATS_STMT__MAX <= STORE_PART_MAX, "raise STORE_PART_MAX");
 
 const struct store_part store_part_stats = {PART_STATS, stmts, STATS_STMT__MAX};
 

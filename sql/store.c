@@ -43,6 +43,7 @@ static const struct stmt_def stmts[] = {
 };
 _Static_assert(sizeof stmts / sizeof stmts[0] == CONN_STMT__MAX,
 	       "stmts[] and enum conn_stmt out of step");
+_Static_assert(CONN_STMT__MAX <= STORE_PART_MAX, "raise STORE_PART_MAX");
 
 const struct store_part store_part_conn = {PART_CONN, stmts, CONN_STMT__MAX};
 
