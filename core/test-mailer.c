@@ -31,6 +31,7 @@
 #include "config.h"
 #include "log.h"
 #include "mailer.h"
+#include "../test/support/testpg.h"
 #include "../test/support/testsupport.h"
 
 static const char *conninfo, *srcdir;
@@ -387,17 +388,15 @@ static int
 setup(void **state)
 {
 	char *pypath, *sink_dir, *tdir, err[512];
-	int applied, rc;
+	int rc;
 
 	(void)state;
 	if (mkdtemp(scratch) == NULL)
 		return -1;
 	run_id = (int)getpid();
-	st = store_open(conninfo, 5);
-	if (store_migrate(st, &applied) != STORE_OK) {
-		fprintf(stderr, "migrate: %s\n", store_errmsg(st));
+	st = testpg_store(conninfo, 5);
+	if (st == NULL)
 		return -1;
-	}
 	tdir = xasprintf("%s/mail-templates", srcdir);
 	tmpl = mail_templates_load(tdir, NULL, err, sizeof(err));
 	free(tdir);
@@ -447,11 +446,7 @@ main(void)
 	    cmocka_unit_test(test_run),
 	};
 
-	if ((conninfo = getenv("PWRESET_TEST_PG")) == NULL ||
-	    *conninfo == '\0') {
-		fprintf(stderr, "PWRESET_TEST_PG not set: skipped\n");
-		return 77;
-	}
+	conninfo = testpg_conninfo();
 	if ((srcdir = getenv("SRCDIR")) == NULL) {
 		fprintf(stderr, "SRCDIR is not set\n");
 		return 1;

@@ -21,6 +21,7 @@
 #include "token.h"
 #include "../mail-templates/mail.h"
 #include "../sql/store.h"
+#include "../test/support/testpg.h"
 
 static struct config cfg;
 static struct reset_env env;
@@ -508,16 +509,12 @@ test_token_failure_budget(void **state)
 int
 main(void)
 {
-	const char *pg = getenv("PWRESET_TEST_PG");
+	const char *pg = testpg_conninfo();
 	const char *src = getenv("SRCDIR");
 	char dir[4096], err[512];
 	int64_t aid;
 	int rc;
 
-	if (pg == NULL || *pg == '\0') {
-		fprintf(stderr, "PWRESET_TEST_PG not set: skipped\n");
-		return 77;
-	}
 	if (src == NULL)
 		src = ".";
 	run_id = (int)getpid();
@@ -543,12 +540,9 @@ main(void)
 		fprintf(stderr, "banned: %s\n", err);
 		return 1;
 	}
-	st = store_open(pg, 5);
-	int applied;
-	if (store_migrate(st, &applied) != STORE_OK) {
-		fprintf(stderr, "migrate: %s\n", store_errmsg(st));
+	st = testpg_store(pg, 5);
+	if (st == NULL)
 		return 1;
-	}
 	env = (struct reset_env){
 	    .cfg = &cfg, .store = st, .templates = tmpl, .banned = banned};
 

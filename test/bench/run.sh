@@ -40,8 +40,9 @@ CFLAGS="-std=c17 -O2 -Wall -Wextra -Wpedantic -Werror -Wshadow \
 cc $CFLAGS -o "$BIN/hello" test/bench/hello.c -lfcgi
 # shellcheck disable=SC2086
 cc $CFLAGS -o "$BIN/argon2rate" test/bench/argon2rate.c -largon2
-# sqldump includes sql/store.c whole: its unused static helpers would warn.
-cc -std=c17 -O2 -D_GNU_SOURCE -w -I. -I"$(pg_config --includedir)" \
-	-o "$BIN/sqldump" test/bench/sqldump.c -lpq
+# sqldump reads the statement tables of the store the build just made.
+# shellcheck disable=SC2086
+cc $CFLAGS -I. -I"$(pg_config --includedir)" -o "$BIN/sqldump" \
+	test/bench/sqldump.c "$BUILD/sql/libpwr_sql.a" -lpq
 
 /usr/bin/python3 test/bench/bench.py --build "$BUILD" --bindir "$BIN" "$@"

@@ -3,17 +3,17 @@
  * test/bench/run.sh runs the very statements pwreset prepares.
  *
  *   sqldump NAME...     one line "NAME<TAB>SQL" per prepared-statement name
- *                       (stmts[].name of sql/store.c, e.g. ratelimit_hit)
+ *                       (the name in a statement table of sql/, e.g.
+ *                       ratelimit_hit)
  *
- * Built by run.sh with `cc -I. … test/bench/sqldump.c -lpq`: it includes
- * sql/store.c itself, so the text can never drift from the store's.  The
- * statements are single lines (C string concatenation, no newlines).
+ * Built by run.sh with `cc -I. … test/bench/sqldump.c BUILD/sql/libpwr_sql.a
+ * -lpq`: it looks the statements up in the store's own tables, so the text
+ * can never drift from the store's.  The statements are single lines (C
+ * string concatenation, no newlines).
  */
-#include "sql/store.c"
+#include <stdio.h>
 
-/* store.c refers to the compiled-in migrations; none are needed here. */
-const struct migration migrations[] = {{0, "", ""}};
-const size_t migrations_count = 0;
+#include "sql/store_impl.h"
 
 int
 main(int argc, char **argv)
@@ -21,18 +21,15 @@ main(int argc, char **argv)
 	int rc = 0;
 
 	for (int i = 1; i < argc; i++) {
-		int s;
+		const struct stmt_def *d = store_stmt_named(argv[i]);
 
-		for (s = 0; s < STMT__MAX; s++)
-			if (strcmp(stmts[s].name, argv[i]) == 0)
-				break;
-		if (s == STMT__MAX) {
+		if (d == NULL) {
 			fprintf(stderr, "sqldump: no statement '%s'\n",
 				argv[i]);
 			rc = 1;
 			continue;
 		}
-		printf("%s\t%s\n", stmts[s].name, stmts[s].sql);
+		printf("%s\t%s\n", d->name, d->sql);
 	}
 	return rc;
 }
