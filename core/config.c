@@ -66,6 +66,7 @@ enum key {
 	KEY_SMTP_USER,
 	KEY_SMTP_PASSWORD_FILE,
 	KEY_SMTP_TIMEOUT,
+	KEY_SMTP_FINAL_TIMEOUT,
 	KEY_MAIL_FROM,
 	KEY_MAIL_MAX_ATTEMPTS,
 	KEY_MAIL_RETRY_BASE,
@@ -225,6 +226,8 @@ static const struct ckey keys[KEY__MAX] = {
 				   check_opt_abs_path, ""),
     [KEY_SMTP_TIMEOUT] =
 	NUM("smtp", "timeout", CT_INT, smtp.timeout, 1, 300, "10"),
+    [KEY_SMTP_FINAL_TIMEOUT] = NUM("smtp", "final_timeout", CT_INT,
+				   smtp.final_timeout, 1, 3600, "600"),
     [KEY_MAIL_FROM] = STR("mail", "from", mail.from, check_nonempty,
 			  "pwreset <noreply@localhost>"),
     [KEY_MAIL_MAX_ATTEMPTS] =

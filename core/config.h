@@ -70,6 +70,7 @@ struct config {
 		char *user;	     /* "" → no AUTH */
 		char *password_file; /* read once, at start-up */
 		int timeout;	     /* seconds, 10 */
+		int final_timeout;   /* reply to the final ".", seconds, 600 */
 	} smtp;
 
 	struct {

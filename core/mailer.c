@@ -197,7 +197,9 @@ mailer_redact(char *out, size_t outlen, const char *reason, const char *rcpt,
 int
 mailer_lease_s(const struct config *cfg)
 {
-	return MAILER_LEASE_WAITS * cfg->smtp.timeout + MAILER_LEASE_EXTRA_S;
+	/* One of the waits is the final reply's, which has its own bound. */
+	return MAILER_LEASE_WAITS * cfg->smtp.timeout +
+	       cfg->smtp.final_timeout + MAILER_LEASE_EXTRA_S;
 }
 
 /* One attempt on a claimed row, and its outcome recorded.  session_s > 0
@@ -236,6 +238,7 @@ mailer_attempt(struct mailer *m, const struct store_outbox_job *j,
 	    .password = m->smtp_password != NULL ? m->smtp_password : "",
 	    .timeout_s = cfg->smtp.timeout,
 	    .session_s = session_s,
+	    .final_s = cfg->smtp.final_timeout,
 	    .tls = m->tls,
 	};
 	if (mail_address_of(cfg->mail.from, from, sizeof(from)) != 0) {
@@ -252,6 +255,16 @@ mailer_attempt(struct mailer *m, const struct store_outbox_job *j,
 		log_info("mail %" PRId64 " to *@%s: sent (attempt %d)", job.id,
 			 domain, job.attempts);
 		src = store_mail_sent(m->store, job.id);
+	} else if (sr == SMTP_UNCONFIRMED) {
+		/* The relay may have it: a blind retry could be a second
+		 * copy, so the row waits for `pwreset-ctl mail retry`. */
+		rc = MAILER_UNCONFIRMED;
+		mailer_redact(shown, sizeof(shown), reason, job.recipient,
+			      domain);
+		log_warn("mail %" PRId64 " to *@%s: not confirmed (attempt "
+			 "%d), not sent again by itself: %s",
+			 job.id, domain, job.attempts, shown);
+		src = store_mail_unconfirmed(m->store, job.id, reason);
 	} else {
 		permanent = sr == SMTP_PERMFAIL ||
 			    job.attempts >= cfg->mail.max_attempts;
@@ -381,7 +394,8 @@ mailer_run(struct mailer *m, volatile sig_atomic_t *stop)
 		 * so wait a little instead of hammering it. */
 		while (!*stop) {
 			rc = mailer_deliver(m, 0);
-			if (rc != MAILER_SENT && rc != MAILER_FAILED)
+			if (rc != MAILER_SENT && rc != MAILER_FAILED &&
+			    rc != MAILER_UNCONFIRMED)
 				break;
 		}
 		mailer_db_state(m, &db_ok, rc != MAILER_DB_ERROR);

@@ -33,6 +33,7 @@ enum mailer_rc {
 	MAILER_SENT,
 	MAILER_RETRY,
 	MAILER_FAILED,
+	MAILER_UNCONFIRMED, /* handed over, no reply: see SMTP_UNCONFIRMED */
 	MAILER_IDLE,
 	MAILER_DB_ERROR
 };

@@ -136,6 +136,7 @@ test_defaults(void **state)
 	assert_string_equal(c.smtp.user, "");
 	assert_string_equal(c.smtp.password_file, "");
 	assert_int_equal(c.smtp.timeout, 10);
+	assert_int_equal(c.smtp.final_timeout, 600);
 	assert_string_equal(c.mail.from, "pwreset <noreply@localhost>");
 	assert_int_equal(c.mail.max_attempts, 8);
 	assert_int_equal(c.mail.retry_base, 30);
@@ -394,6 +395,7 @@ test_numbers(void **state)
 	expect_error("[database]\ntimeout = 0\n", 2, "from 1 to 300");
 	expect_error("[smtp]\nport = 65536\n", 2, "from 1 to 65535");
 	expect_error("[smtp]\ntimeout = 301\n", 2, "from 1 to 300");
+	expect_error("[smtp]\n\nfinal_timeout = 3601\n", 3, "from 1 to 3600");
 	expect_error("[mail]\nmax_attempts = 101\n", 2, "from 1 to 100");
 	expect_error("[argon2]\nm_cost = 7\n", 2, "from 8 to 4194304");
 	expect_error("[argon2]\nm_cost = 4194305\n", 2, "from 8 to 4194304");
@@ -592,6 +594,7 @@ static const char *const sample_keys[] = {
     "smtp.user",
     "smtp.password_file",
     "smtp.timeout",
+    "smtp.final_timeout",
     "mail.from",
     "mail.max_attempts",
     "mail.retry_base",
@@ -686,6 +689,7 @@ test_sample_config(void **state)
 	assert_string_equal(c.smtp.user, d.smtp.user);
 	assert_string_equal(c.smtp.password_file, d.smtp.password_file);
 	assert_int_equal(c.smtp.timeout, d.smtp.timeout);
+	assert_int_equal(c.smtp.final_timeout, d.smtp.final_timeout);
 	assert_string_equal(c.mail.from, d.mail.from);
 	assert_int_equal(c.mail.max_attempts, d.mail.max_attempts);
 	assert_int_equal(c.mail.retry_base, d.mail.retry_base);

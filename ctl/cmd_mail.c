@@ -112,7 +112,7 @@ deliver_db_fail(struct ctl *c)
 static int
 deliver_once(struct ctl *c, struct mailer *m)
 {
-	unsigned long sent = 0, retry = 0, failed = 0;
+	unsigned long sent = 0, retry = 0, failed = 0, unconfirmed = 0;
 	enum store_rc rc;
 
 	rc = store_connect(c->st);
@@ -134,6 +134,9 @@ deliver_once(struct ctl *c, struct mailer *m)
 		case MAILER_FAILED:
 			failed++;
 			break;
+		case MAILER_UNCONFIRMED:
+			unconfirmed++;
+			break;
 		case MAILER_DB_ERROR:
 		default:
 			printf("delivered %lu, retry %lu, failed %lu\n", sent,
@@ -141,7 +144,10 @@ deliver_once(struct ctl *c, struct mailer *m)
 			return deliver_db_fail(c);
 		}
 	}
-	printf("delivered %lu, retry %lu, failed %lu\n", sent, retry, failed);
+	printf("delivered %lu, retry %lu, failed %lu", sent, retry, failed);
+	if (unconfirmed > 0)
+		printf(", unconfirmed %lu", unconfirmed);
+	printf("\n");
 	return CTL_EXIT_OK;
 }
 

@@ -50,6 +50,9 @@ struct deliver_ctx {
 	const char *msg;
 	size_t len;
 	bool given; /* the message callback handed out the text */
+	/* It then said "end of message": libesmtp sends the final "." next,
+	 * so from here on the relay may hold the message whatever follows. */
+	bool handed_over;
 	enum smtp_starttls starttls;
 	char *user; /* copies, wiped at the end */
 	char *pass;
@@ -205,6 +208,7 @@ message_cb(void **buf, int *len, void *arg)
 		return NULL;
 	}
 	if (c->given) {
+		c->handed_over = true;
 		*len = 0;
 		return c->msg;
 	}
@@ -435,8 +439,7 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 	     const char *message, char *reason, size_t reasonlen)
 {
 	static const int stages[] = {Timeout_GREETING, Timeout_ENVELOPE,
-				     Timeout_DATA, Timeout_TRANSFER,
-				     Timeout_DATA2};
+				     Timeout_DATA, Timeout_TRANSFER};
 	struct deliver_ctx c;
 	struct deadline dl;
 	smtp_session_t session = NULL;
@@ -450,7 +453,7 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 	bool use_auth, started;
 	long ms_timeout;
 	size_t i;
-	int timeout_s, alarm_s;
+	int timeout_s, final_s, alarm_s;
 
 	if (reasonlen > 0)
 		reason[0] = '\0';
@@ -479,6 +482,9 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 		timeout_s = SMTP_TIMEOUT_MIN;
 	if (timeout_s > SMTP_TIMEOUT_MAX)
 		timeout_s = SMTP_TIMEOUT_MAX;
+	final_s = opts->final_s > timeout_s ? opts->final_s : timeout_s;
+	if (final_s > SMTP_TIMEOUT_MAX)
+		final_s = SMTP_TIMEOUT_MAX;
 	use_auth = opts->user != NULL && opts->user[0] != '\0';
 
 	if ((session = smtp_create_session()) == NULL ||
@@ -492,6 +498,12 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 		smtp_set_timeout(session,
 				 stages[i] | Timeout_OVERRIDE_RFC2822_MINIMUM,
 				 ms_timeout);
+	/* The reply to the final "." gets its own, longer wait (RFC 5321
+	 * §4.5.3.2.6): giving up on it early is how a relay that has the
+	 * message gets it a second time. */
+	smtp_set_timeout(session,
+			 Timeout_DATA2 | Timeout_OVERRIDE_RFC2822_MINIMUM,
+			 final_s * 1000L);
 	if (!smtp_set_server(session, hostport) ||
 	    !smtp_set_eventcb(session, event_cb, &c) ||
 	    !smtp_set_reverse_path(msg, from) ||
@@ -550,7 +562,7 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 	deadline_stop(&dl);
 	if (!started) {
 		reason_local(reason, reasonlen, hostport, &c, alarm_s);
-		goto out;
+		goto unconfirmed;
 	}
 
 	rs = smtp_recipient_status(rcpt);
@@ -576,6 +588,22 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 		reason_status(reason, reasonlen, "MAIL FROM", fs);
 	} else {
 		reason_local(reason, reasonlen, hostport, &c, alarm_s);
+		goto unconfirmed;
+	}
+	goto out;
+unconfirmed:
+	/* No reply to the message, yet it went out whole: the relay may have
+	 * it.  Not a failure to retry blindly (a second copy), nor a success.
+	 */
+	if (c.handed_over && smtp_message_transfer_status(msg)->code == 0) {
+		char cause[sizeof(c.note)];
+
+		snprintf(cause, sizeof cause, "%s",
+			 reasonlen > 0 ? reason : "");
+		rc = SMTP_UNCONFIRMED;
+		reason_set(reason, reasonlen,
+			   "message handed over, final reply not seen (%s)",
+			   cause);
 	}
 out:
 	if (session != NULL)

@@ -32,13 +32,18 @@ struct smtp_opts {
 	const char *password; /* read from password_file by the caller */
 	int timeout_s;	      /* for connect() and for each SMTP step */
 	int session_s;	      /* > 0: for the whole session, too */
+	int final_s; /* for the reply to the final ".", at least timeout_s */
 	struct smtp_tls *tls; /* borrowed; NULL: any STARTTLS fails */
 };
 
 enum smtp_rc {
 	SMTP_SENT,     /* accepted by the relay */
 	SMTP_TEMPFAIL, /* try again later (connect failure, 4xx) */
-	SMTP_PERMFAIL  /* will never succeed (5xx for the recipient) */
+	SMTP_PERMFAIL, /* will never succeed (5xx for the recipient) */
+	/* The whole message went out but no reply to it came (the session
+	 * was cut or timed out waiting): the relay may have it.  Sending it
+	 * again risks a second copy (RFC 5321 §4.5.3.2.6). */
+	SMTP_UNCONFIRMED
 };
 
 /*

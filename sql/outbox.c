@@ -18,7 +18,9 @@
 #define OUTBOX_COLS                                                            \
 	"id, kind, recipient, subject, "                                       \
 	"CASE WHEN sent_at IS NOT NULL THEN 'sent' "                           \
-	"WHEN failed_at IS NOT NULL THEN 'failed' ELSE 'pending' END, "        \
+	"WHEN failed_at IS NOT NULL THEN 'failed' "                            \
+	"WHEN unconfirmed_at IS NOT NULL THEN 'unconfirmed' "                  \
+	"ELSE 'pending' END, "                                                 \
 	"attempts, " ISO("created_at") ", " ISO("next_attempt_at") ", " ISO(   \
 	    "sent_at") ", coalesce(last_error, '')"
 
@@ -33,6 +35,7 @@
 	"make_interval(secs => $1::int), attempts = attempts + 1 "             \
 	"WHERE id = (SELECT id FROM mail_outbox "                              \
 	"WHERE sent_at IS NULL AND failed_at IS NULL "                         \
+	"AND unconfirmed_at IS NULL "                                          \
 	"AND message IS NOT NULL AND next_attempt_at <= now() "                \
 	"AND (claimed_until IS NULL OR claimed_until < now())" extra           \
 	" ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "       \
@@ -48,6 +51,7 @@ enum outbox_stmt {
 	STMT_MAIL_SENT,
 	STMT_MAIL_RESCHEDULE,
 	STMT_MAIL_FAIL,
+	STMT_MAIL_UNCONFIRMED,
 	STMT_PURGE,
 	OUTBOX_STMT__MAX
 };
@@ -61,20 +65,26 @@ static const struct stmt_def stmts[] = {
     [STMT_MAIL_LIST_FAILED] = {"mail_list_failed", 1,
 			       "SELECT " OUTBOX_COLS " FROM mail_outbox "
 			       "WHERE id > $1::bigint "
-			       "AND failed_at IS NOT NULL "
+			       "AND (failed_at IS NOT NULL "
+			       "OR unconfirmed_at IS NOT NULL) "
 			       "ORDER BY id LIMIT " STORE_LIST_PAGE},
     /* Only a row that still has its message can be sent again. */
     [STMT_MAIL_RETRY] = {"mail_retry", 1,
 			 "UPDATE mail_outbox SET failed_at = NULL, "
+			 "unconfirmed_at = NULL, "
 			 "attempts = 0, next_attempt_at = now(), "
 			 "claimed_until = NULL "
-			 "WHERE id = $1::bigint AND failed_at IS NOT NULL "
+			 "WHERE id = $1::bigint AND sent_at IS NULL "
+			 "AND (failed_at IS NOT NULL "
+			 "OR unconfirmed_at IS NOT NULL) "
 			 "AND message IS NOT NULL"},
     [STMT_MAIL_RETRY_ALL] = {"mail_retry_all", 0,
 			     "UPDATE mail_outbox SET failed_at = NULL, "
+			     "unconfirmed_at = NULL, "
 			     "attempts = 0, next_attempt_at = now(), "
 			     "claimed_until = NULL "
-			     "WHERE failed_at IS NOT NULL "
+			     "WHERE sent_at IS NULL AND (failed_at IS NOT NULL "
+			     "OR unconfirmed_at IS NOT NULL) "
 			     "AND message IS NOT NULL"},
     [STMT_MAIL_CLAIM] = {"mail_claim", 1, CLAIM_SQL("")},
     [STMT_MAIL_CLAIM_ID] = {"mail_claim_id", 2,
@@ -89,6 +99,11 @@ static const struct stmt_def stmts[] = {
 			      "claimed_until = NULL, last_error = $2::text "
 			      "WHERE id = $1::bigint AND sent_at IS NULL "
 			      "AND failed_at IS NULL"},
+    [STMT_MAIL_UNCONFIRMED] = {"mail_unconfirmed", 2,
+			       "UPDATE mail_outbox SET unconfirmed_at = now(), "
+			       "claimed_until = NULL, last_error = $2::text "
+			       "WHERE id = $1::bigint AND sent_at IS NULL "
+			       "AND failed_at IS NULL"},
     [STMT_MAIL_FAIL] = {"mail_fail", 2,
 			"UPDATE mail_outbox SET failed_at = now(), "
 			"claimed_until = NULL, last_error = $2::text "
@@ -103,6 +118,7 @@ static const struct stmt_def stmts[] = {
 		    "m AS (DELETE FROM mail_outbox "
 		    "WHERE sent_at < now() - interval '7 days' "
 		    "OR failed_at < now() - interval '7 days' "
+		    "OR unconfirmed_at < now() - interval '7 days' "
 		    "RETURNING 1), "
 		    "r AS (DELETE FROM rate_limit "
 		    "WHERE window_end < now() - interval '1 day' "
@@ -275,6 +291,18 @@ store_mail_failed(struct store *st, int64_t id, const char *reason,
 		return store_change(st, PART_OUTBOX, STMT_MAIL_FAIL, &p, NULL);
 	param_int(&p, retry_s > 0 ? retry_s : 0);
 	return store_change(st, PART_OUTBOX, STMT_MAIL_RESCHEDULE, &p, NULL);
+}
+
+enum store_rc
+store_mail_unconfirmed(struct store *st, int64_t id, const char *reason)
+{
+	struct params p = {0};
+	char why[STORE_REASON_MAX + 1];
+
+	clean_reason(why, sizeof why, reason);
+	param_int(&p, id);
+	param_text(&p, why);
+	return store_change(st, PART_OUTBOX, STMT_MAIL_UNCONFIRMED, &p, NULL);
 }
 
 enum store_rc

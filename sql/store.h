@@ -246,6 +246,11 @@ enum store_rc store_mail_claim(struct store *st, int64_t id, int lease_s,
 /* Delivered: sent_at = now(), the message text (which may hold a token) is
  * wiped. */
 enum store_rc store_mail_sent(struct store *st, int64_t id);
+/* Handed over with no reply to it (SMTP_UNCONFIRMED): unconfirmed_at =
+ * now(); the row is never claimed again until `pwreset-ctl mail retry`,
+ * and keeps its text for that; store_purge() deletes it after 7 days. */
+enum store_rc store_mail_unconfirmed(struct store *st, int64_t id,
+				     const char *reason);
 /* Not delivered: retry in retry_s seconds, or, when permanent, mark failed.
  * A failed row keeps its text so `pwreset-ctl mail retry` can send it again
  * (a reset token in it expires by itself); store_purge() deletes it after 7

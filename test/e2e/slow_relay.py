@@ -11,7 +11,11 @@ Messages are stored like test/smtp_sink.py does (DIR/NNNN.eml with the DATA
 bytes, dot-unstuffed, and DIR/NNNN.json with the envelope, both renamed into
 place, .json first), so Stack.mails() reads them.
 
-  slow_relay.py --port PORT --dir DIR --delay SECONDS
+  slow_relay.py --port PORT --dir DIR --delay SECONDS [--final-delay SECONDS]
+
+--final-delay (default: --delay) is the wait before the reply to the final
+".": the message is stored before that wait, as a real relay that has
+accepted it but answers late.
 
 Prints "slow_relay ready HOST:PORT" once it listens; runs until SIGTERM or
 SIGINT."""
@@ -60,11 +64,11 @@ def address_of(arg):
     return m.group(1) if m else arg.strip()
 
 
-async def session(reader, writer, store, delay):
+async def session(reader, writer, store, delay, final_delay):
     peer = writer.get_extra_info("peername")
 
-    async def reply(text):
-        await asyncio.sleep(delay)
+    async def reply(text, wait=delay):
+        await asyncio.sleep(wait)
         writer.write(text.encode("ascii") + b"\r\n")
         await writer.drain()
 
@@ -108,7 +112,7 @@ async def session(reader, writer, store, delay):
                         break
                 base = store.save(mail_from, rcpts, bytes(data), peer)
                 mail_from, rcpts = None, []
-                await reply("250 2.0.0 Ok: stored as %s" % base)
+                await reply("250 2.0.0 Ok: stored as %s" % base, final_delay)
             elif verb == "RSET":
                 mail_from, rcpts = None, []
                 await reply("250 2.0.0 Ok")
@@ -133,7 +137,10 @@ async def serve(args):
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     server = await asyncio.start_server(
-        lambda r, w: session(r, w, store, args.delay), args.host, args.port,
+        lambda r, w: session(r, w, store, args.delay,
+                             args.delay if args.final_delay is None
+                             else args.final_delay),
+        args.host, args.port,
         limit=LINE_MAX * 2)
     print("slow_relay ready %s:%d" % (args.host, args.port), flush=True)
     async with server:
@@ -147,6 +154,7 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--dir", required=True)
     ap.add_argument("--delay", type=float, required=True)
+    ap.add_argument("--final-delay", type=float, default=None)
     return asyncio.run(serve(ap.parse_args()))
 
 

@@ -205,11 +205,12 @@ def _start_ctl_mailer(stack, log_path):
             start_new_session=True, env=stack.env, cwd=stack.workdir)
 
 
-def _start_slow_relay(stack, delay):
+def _start_slow_relay(stack, delay, final_delay=None):
+    extra = [] if final_delay is None else ["--final-delay", str(final_delay)]
     p = subprocess.Popen(
         ["/usr/bin/python3", SLOW_RELAY,
          "--port", str(stack.smtp_port), "--dir", stack.mail_dir,
-         "--delay", str(delay)],
+         "--delay", str(delay)] + extra,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, start_new_session=True, text=True)
     line = p.stdout.readline()
@@ -594,3 +595,97 @@ def test_step2_sync_waits_for_its_attempt(stack):
                   "password-changed")
         waited.append(round(time.monotonic() - t0, 2))
     assert min(waited) >= 1.8, waited
+
+
+def _outbox_row(stack, kind):
+    ((attempts, sent, unconfirmed, failed),) = stack.sql(
+        "SELECT attempts, sent_at IS NOT NULL, unconfirmed_at IS NOT NULL, "
+        "failed_at IS NOT NULL FROM mail_outbox WHERE kind = %s", (kind,))
+    return {"attempts": attempts, "sent": sent, "unconfirmed": unconfirmed,
+            "failed": failed}
+
+
+def test_late_final_reply_is_one_copy_recorded_sent(stack, restart):
+    # Issue 17: the relay stores the message, then answers the final "."
+    # after 4 s, past [smtp] timeout = 2 s.  RFC 5321 §4.5.3.2.6 gives that
+    # reply minutes ([smtp] final_timeout): the mailer waits for it and
+    # records the row sent.  Giving up at 2 s counted a failure for a
+    # message the relay had, and the retry (retry_base = 1 s) sent it again.
+    # Nothing here depends on the machine's speed: the late reply is 2 s
+    # past the step timeout whatever the load.
+    restart({("smtp", "timeout"): "2", ("mail", "retry_base"): "1"})
+    add_member(stack, "alice", email=ALICE)
+    relay = None
+    stack.stop_sink()
+    try:
+        relay = _start_slow_relay(stack, 0, final_delay=4)
+        step1(stack, "alice")
+        mails_to(stack, ALICE, 1, timeout=30, subject=SUBJECT_RESET)
+        wait_for("the row recorded sent",
+                 lambda: _outbox_row(stack, "reset-password-confirm")["sent"],
+                 timeout=30)
+        # A retry after a miscounted failure would be stored within about
+        # retry_base plus one session (4 s): wait well past that.
+        time.sleep(7)
+        mails_to(stack, ALICE, 1, timeout=0, subject=SUBJECT_RESET)
+        row = _outbox_row(stack, "reset-password-confirm")
+        assert row == {"attempts": 1, "sent": True, "unconfirmed": False,
+                       "failed": False}, row
+    finally:
+        if relay is not None:
+            stop_process(relay.pid, "slow_relay", proc=relay, timeout=10)
+            relay.stdout.close()
+        stack.start_sink()
+
+
+def test_step2_cut_after_the_message_is_not_sent_again(stack, restart):
+    # Issue 17: step 2's synchronous attempt is bounded in total by
+    # [smtp] timeout (2 s).  The relay answers everything at once but the
+    # final "." after 6 s, so the bound cuts the session after the whole
+    # message went out.  The relay has it: the row is recorded
+    # "unconfirmed", the mailer never sends it by itself (no second copy),
+    # and `pwreset-ctl mail retry` is how an operator sends it again.
+    restart({("smtp", "timeout"): "2", ("mail", "retry_base"): "1"})
+    add_member(stack, "alice", email=ALICE)
+    token = request_token(stack, "alice")
+    log_start = stack.log_size()
+    relay = None
+    stack.stop_sink()
+    try:
+        relay = _start_slow_relay(stack, 0, final_delay=6)
+        assert_ok(stack.post(MEMBERS, {"token": token,
+                                       "member-password": GOOD_PW,
+                                       "notify-async": "false"}),
+                  "password-changed")
+        mails_to(stack, ALICE, 1, timeout=30, subject=SUBJECT_CHANGED)
+        row = wait_for(
+            "the row recorded unconfirmed",
+            lambda: (lambda r: r if r["unconfirmed"] else None)(
+                _outbox_row(stack, "change-password")), timeout=30)
+        assert row == {"attempts": 1, "sent": False, "unconfirmed": True,
+                       "failed": False}, row
+        # The mailer polls every second and retries after retry_base: a
+        # blind resend would be stored well within this.
+        time.sleep(8)
+        mails_to(stack, ALICE, 1, timeout=0, subject=SUBJECT_CHANGED)
+        assert _outbox_row(stack, "change-password")["attempts"] == 1
+        listed = stack.ctl("mail", "list", "--failed")
+        assert "unconfirmed" in listed.stdout, listed.stdout
+        # The operator's retry sends it again (the relay now answers at
+        # once), and the row ends sent.
+        stop_process(relay.pid, "slow_relay", proc=relay, timeout=10)
+        relay.stdout.close()
+        relay = _start_slow_relay(stack, 0)
+        requeued = stack.ctl("mail", "retry", "--all-failed")
+        assert "1 message(s) requeued" in requeued.stdout, requeued.stdout
+        mails_to(stack, ALICE, 2, timeout=30, subject=SUBJECT_CHANGED)
+        wait_for("the row recorded sent",
+                 lambda: _outbox_row(stack, "change-password")["sent"],
+                 timeout=30)
+    finally:
+        if relay is not None:
+            stop_process(relay.pid, "slow_relay", proc=relay, timeout=10)
+            relay.stdout.close()
+        stack.start_sink()
+    logs = stack.log_text(log_start)
+    assert "not confirmed" in logs, logs[-3000:]
