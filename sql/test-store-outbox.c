@@ -383,6 +383,52 @@ test_purge(void **state)
 	assert_int_equal(tokens + mails + limits, 0);
 }
 
+/* Handed over with no reply (issue 17): never claimed again by itself,
+ * listed among the failed, kept for an operator's retry. */
+static void
+test_unconfirmed(void **state)
+{
+	struct store_outbox_job job;
+	struct listed l;
+	uint8_t h[STORE_HASH_LEN];
+	int64_t m;
+	int count;
+
+	(void)state;
+	drain_outbox();
+	hash_of(h, 80);
+	assert_int_equal(store_reset_issue(st, bob, h, 3600, &mail_reset, &m),
+			 STORE_OK);
+	assert_int_equal(store_mail_claim(st, 0, 60, &job), STORE_OK);
+	assert_int_equal(job.id, m);
+	store_outbox_job_clear(&job);
+	assert_int_equal(store_mail_unconfirmed(st, m, "no reply\r\n"),
+			 STORE_OK);
+	assert_int_equal(store_mail_claim(st, 0, 60, &job), STORE_NOT_FOUND);
+	assert_int_equal(store_mail_claim(st, m, 60, &job), STORE_NOT_FOUND);
+	assert_int_equal(
+	    sql_int("SELECT count(*) FROM mail_outbox WHERE "
+		    "id = %lld AND message IS NOT NULL AND "
+		    "unconfirmed_at IS NOT NULL AND sent_at IS NULL",
+		    (long long)m),
+	    1);
+	l = (struct listed){.id = m};
+	assert_int_equal(store_mail_list(st, true, list_cb, &l), STORE_OK);
+	assert_int_equal(l.row.id, m);
+	assert_string_equal(l.row.state, "unconfirmed");
+
+	/* The operator's retry makes it pending again, attempts reset. */
+	assert_int_equal(store_mail_retry(st, m, &count), STORE_OK);
+	assert_int_equal(count, 1);
+	assert_int_equal(store_mail_claim(st, 0, 60, &job), STORE_OK);
+	assert_int_equal(job.id, m);
+	assert_int_equal(job.attempts, 1);
+	store_outbox_job_clear(&job);
+	assert_int_equal(store_mail_sent(st, m), STORE_OK);
+	assert_int_equal(store_mail_unconfirmed(st, m, "late"),
+			 STORE_NOT_FOUND);
+}
+
 int
 main(void)
 {
@@ -393,6 +439,7 @@ main(void)
 	    cmocka_unit_test(test_claim_two_stores),
 	    cmocka_unit_test(test_listen),
 	    cmocka_unit_test(test_purge),
+	    cmocka_unit_test(test_unconfirmed),
 	};
 
 	conninfo = testpg_conninfo();
