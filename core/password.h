@@ -56,4 +56,9 @@ int password_hash(const struct config *cfg, const char *pw, char *phc,
  * Applies the same normalisation as password_hash under policy = nist. */
 int password_verify(const struct config *cfg, const char *phc, const char *pw);
 
+/* What makes a password strong enough (SPEC §6) for this policy and
+ * level, in words for a person, from the same table the check uses. */
+void password_rule_text(const struct config *cfg, bool admin, char *out,
+			size_t outlen);
+
 #endif

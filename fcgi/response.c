@@ -44,6 +44,7 @@ static const struct {
 } reasons[] = {
     {200, "OK"},
     {400, "Bad Request"},
+    {403, "Forbidden"},
     {404, "Not Found"},
     {413, "Content Too Large"},
     {415, "Unsupported Media Type"},
