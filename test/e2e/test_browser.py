@@ -123,7 +123,7 @@ def axe_check(driver, name):
 AXE_RESULTS = {}
 
 
-def no_horizontal_scroll(driver):
+def no_horizontal_scroll(driver, shot=None, name=None):
     """At 320 CSS px wide, the page fits its width."""
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
         "width": 320, "height": 640, "deviceScaleFactor": 1,
@@ -133,6 +133,8 @@ def no_horizontal_scroll(driver):
             "return [document.documentElement.scrollWidth,"
             " window.innerWidth];")
         assert sw <= iw, (sw, iw)
+        if shot is not None:
+            shot(driver, name)
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
@@ -176,10 +178,13 @@ def test_whole_flow(stack, browsers, shots, alice, js):
     if js:
         # the token leaves the address bar; it is in the form
         wait(d).until(lambda drv: "token=" not in drv.current_url)
-        no_horizontal_scroll(d)
+        no_horizontal_scroll(d, shots, "choose-320")
     else:
         assert "token=" in d.current_url
     assert d.find_element(By.NAME, "token").get_attribute("value") in link
+    # for password managers only: present, not shown
+    assert not d.find_element(
+        By.CSS_SELECTOR, "input[autocomplete=username]").is_displayed()
     shots(d, "choose" + tag)
     if js:
         axe_check(d, "choose")
