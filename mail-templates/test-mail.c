@@ -384,6 +384,20 @@ test_load_errors(void **state)
 			  "/default/reset-password-confirm.txt: missing");
 	free(d);
 
+	/* pages: their own placeholders, checked at load as well */
+	d = mkset_dir("pages");
+	put(d, "bad/page-choose.html", "<p>{member.fullname}</p>\n");
+	expect_load_error(d, NULL,
+			  "/bad/page-choose.html: unknown placeholder "
+			  "{member.fullname}");
+	free(d);
+	d = mkset_dir("pagevar");
+	put(d, "bad/change-password.txt", "{form.token}\n");
+	expect_load_error(d, NULL,
+			  "/bad/change-password.txt: unknown placeholder "
+			  "{form.token}");
+	free(d);
+
 	d = mkset_dir("utf8");
 	put(d, "latin1/change-password.txt", "caf\xe9\n");
 	expect_load_error(d, NULL,
