@@ -445,10 +445,11 @@ page_token_check(struct reset_env *env, const struct route_match *m,
 	struct store_member mem;
 	struct buf body = {0};
 
+	/* Only GET makes this a route: a POST to /service/members/x was an
+	 * unknown service before the token check existed, and stays one. */
 	res->err = parse;
-	if (res->err == PWR_OK && (method == NULL || (strcmp(method, "GET") &&
-						      strcmp(method, "HEAD"))))
-		res->err = PWR_E_METHOD;
+	if (method == NULL || (strcmp(method, "GET") && strcmp(method, "HEAD")))
+		res->err = PWR_E_UNKNOWN_SERVICE;
 	if (res->err == PWR_OK) {
 		res->err = tokencheck_member(env, m->member,
 					     rq->field[FIELD_TOKEN], 0, &mem);

@@ -336,5 +336,5 @@ def test_token_check_refusals(stack, alice):
                                b"token=" + token.encode(),
                                {"Content-Type":
                                 "application/x-www-form-urlencoded"}),
-                 "0103", 400)
+                 "0102", 404)
     assert snapshot(stack) == before
