@@ -78,6 +78,7 @@ _Static_assert(sizeof(page_says) / sizeof(page_says[0]) == PWR_E__MAX,
 struct page_ctx {
 	struct reset_env *env;
 	const struct request *rq;
+	struct reset_result *res; /* what the log line says */
 	struct page_values vals;
 	const char *sets[3]; /* group set, global_template, NULL */
 	bool on_group;
@@ -262,6 +263,8 @@ page_check_then_choose(struct page_ctx *c, int status, struct buf *out)
 	e = tokencheck_member(c->env, rq->field[FIELD_MEMBER],
 			      rq->field[FIELD_TOKEN],
 			      c->on_group ? c->group.id : 0, &m);
+	if (e != PWR_OK)
+		c->res->err = e;
 	if (e == PWR_E_TOKEN_INVALID)
 		return page_emit(c, PAGE_INVALID, response_http_status(e), out);
 	if (e != PWR_OK)
@@ -274,22 +277,21 @@ page_check_then_choose(struct page_ctx *c, int status, struct buf *out)
 
 /* POST of the choose form: step 2 through the core, as the service. */
 static int
-page_post_change(struct page_ctx *c, const struct route_match *m,
-		 struct buf *out, struct reset_result *res)
+page_post_change(struct page_ctx *c, struct buf *out, struct reset_result *res)
 {
 	const struct request *rq = c->rq;
 	const char *pw = rq->field[FIELD_MEMBER_PASSWORD];
 	const char *again = rq->field[FIELD_PASSWORD_CONFIRM];
 	struct reset_request rr;
 
-	(void)m;
-	res->err = PWR_E_PASSWORD_WEAK; /* for the log, until the core runs */
 	if (pw == NULL) {
+		res->err = PWR_E_PASSWORD_WEAK; /* blank: 1015 (SPEC §2) */
 		c->vals.v[PAGE_VAR_ERROR_PASSWORD] = "Type a new password.";
 		c->vals.v[PAGE_VAR_INVALID_PASSWORD] = "true";
 		return page_check_then_choose(c, 400, out);
 	}
 	if (again == NULL || strcmp(pw, again) != 0) {
+		res->err = PWR_E_PASSWORD_WEAK; /* the core never saw it */
 		c->vals.v[PAGE_VAR_ERROR_CONFIRM] =
 		    "The two passwords differ. Type the same password in "
 		    "both fields.";
@@ -489,6 +491,7 @@ page_serve(struct reset_env *env, const struct route_match *m,
 	memset(&c, 0, sizeof(c));
 	c.env = env;
 	c.rq = rq;
+	c.res = res;
 	page_no_errors(&c);
 	c.sets[0] = cfg->service.global_template;
 	get = method != NULL &&
@@ -524,7 +527,7 @@ page_serve(struct reset_env *env, const struct route_match *m,
 		return page_emit(&c, PAGE_REQUEST, 200, out);
 	}
 	if (post)
-		return page_post_change(&c, m, out, res);
+		return page_post_change(&c, out, res);
 	/* A GET reads only: mail scanners and link previews open links. */
 	res->status = RESET_PENDING;
 	return page_check_then_choose(&c, 200, out);
