@@ -83,7 +83,7 @@ struct page_ctx {
 	const char *sets[3]; /* group set, global_template, NULL */
 	bool on_group;
 	struct store_group group;
-	char member_id[24];
+	char member[sizeof(((struct store_member *)0)->username)];
 	char rule[PAGE_RULE_MAX];
 	char message[PAGE_MESSAGE_MAX];
 	int retry_after; /* seconds; 0: no Retry-After */
@@ -243,9 +243,12 @@ page_choose(struct page_ctx *c, const struct store_member *m, int status,
 	    struct buf *out)
 {
 	password_rule_text(c->env->cfg, m->admin, c->rule, sizeof(c->rule));
-	snprintf(c->member_id, sizeof(c->member_id), "%" PRId64, m->id);
+	/* The form names the member by username: the POST hands it to the
+	 * core as the identifier, so that the token is checked against this
+	 * member exactly as the service checks it. */
+	snprintf(c->member, sizeof(c->member), "%s", m->username);
 	c->vals.v[PAGE_VAR_RULE] = c->rule;
-	c->vals.v[PAGE_VAR_MEMBER] = c->member_id;
+	c->vals.v[PAGE_VAR_MEMBER] = c->member;
 	c->vals.v[PAGE_VAR_TOKEN] = c->rq->field[FIELD_TOKEN];
 	c->vals.v[PAGE_VAR_USERNAME] = m->username;
 	return page_emit(c, PAGE_CHOOSE, status, out);
@@ -282,6 +285,7 @@ page_post_change(struct page_ctx *c, struct buf *out, struct reset_result *res)
 	const struct request *rq = c->rq;
 	const char *pw = rq->field[FIELD_MEMBER_PASSWORD];
 	const char *again = rq->field[FIELD_PASSWORD_CONFIRM];
+	const char *who;
 	struct reset_request rr;
 
 	if (pw == NULL) {
@@ -299,11 +303,15 @@ page_post_change(struct page_ctx *c, struct buf *out, struct reset_result *res)
 		return page_check_then_choose(c, 400, out);
 	}
 
-	/* The token names the member (SPEC §4, token first); the page never
-	 * speaks for an admin, so no bearer. */
+	/* The member as the form names it (a username; an id, as in the
+	 * link, leaves the token to name it); the page never speaks for an
+	 * admin, so no bearer. */
 	memset(&rr, 0, sizeof(rr));
 	rr.route = c->on_group ? RESET_ROUTE_GROUP : RESET_ROUTE_MEMBERS;
 	rr.group = c->on_group ? c->vals.v[PAGE_VAR_GROUP] : NULL;
+	who = rq->field[FIELD_MEMBER];
+	if (who != NULL && strspn(who, "0123456789") != strlen(who))
+		rr.username = who;
 	rr.token = rq->field[FIELD_TOKEN];
 	rr.password = pw;
 	rr.client = rq->client;
@@ -314,7 +322,11 @@ page_post_change(struct page_ctx *c, struct buf *out, struct reset_result *res)
 	reset_handle(c->env, &rr, res);
 	switch (res->err) {
 	case PWR_OK:
-		return page_emit(c, PAGE_DONE, 200, out);
+		if (res->status == RESET_PASSWORD_CHANGED)
+			return page_emit(c, PAGE_DONE, 200, out);
+		/* No such member: the core says request-successful to an
+		 * anonymous caller, and nothing changed. */
+		return page_emit(c, PAGE_INVALID, 400, out);
 	case PWR_E_PASSWORD_WEAK:
 		c->vals.v[PAGE_VAR_ERROR_PASSWORD] =
 		    "This password is not strong enough. Read the rule above "

@@ -127,7 +127,7 @@ def test_whole_flow_over_http(stack, alice):
     fields = form_fields(body)
     token = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)[
         "token"][0]
-    assert fields["token"] == token and fields["member"] == str(alice)
+    assert fields["token"] == token and fields["member"] == "alice"
     assert 'autocomplete="new-password"' in body
     assert "at least 7 characters" in body  # the rule, before typing
     assert 'aria-describedby="rule password-error"' in body
@@ -188,6 +188,16 @@ def test_link_of_another_member(stack, alice):
     assert "This link no longer works" in assert_page(get(stack, other), 400)
     assert_page(get(stack, link.replace("member=%d" % alice,
                                         "member=alice")))
+    # a POST naming another member, or none, with a bad token: the link
+    # page, nothing changed
+    fields = form_fields(html(get(stack, link)))
+    form = dict(fields, **{"member-password": GOOD_PW,
+                           "member-password-confirm": GOOD_PW})
+    for f in (dict(form, member="bob"), dict(form, member="",
+                                             token="A" * 32)):
+        assert "no longer works" in assert_page(post(stack, CHANGE, f), 400)
+    assert not check_password(stack, "alice", GOOD_PW)
+    assert not check_password(stack, "bob", GOOD_PW)
 
 
 @pytest.mark.parametrize("headers", [
@@ -338,3 +348,45 @@ def test_token_check_refusals(stack, alice):
                                 "application/x-www-form-urlencoded"}),
                  "0102", 404)
     assert snapshot(stack) == before
+
+
+# ---- answers of the core in words (SPEC §9) ---------------------------------
+
+def test_rate_limited_says_when(stack, restart):
+    restart({("ratelimit", "per_address"): "2"})
+    for _ in range(2):
+        assert_page(post(stack, FORGOT, {"member-username": "nobody"}))
+    r = post(stack, FORGOT, {"member-username": "nobody"})
+    body = assert_page(r, 429)
+    assert int(r.headers.get("Retry-After")) > 0
+    assert re.search(r"Try again in \d+ minutes?\.", body)
+    assert "0108" not in body
+
+
+def test_token_failures_do_not_count_on_get(stack, alice, restart):
+    """The token-failure budget belongs to the POST: a GET with a bad
+    token, however often, never spends it."""
+    restart({("ratelimit", "token_failures"): "2"})
+    bad = CHANGE + "?member=%d&token=%s" % (alice, "A" * 32)
+    for _ in range(5):
+        assert_page(get(stack, bad), 400)
+    link = ask_link(stack)
+    fields = form_fields(html(get(stack, link)))
+    bad_form = dict(fields, **{"member-password": GOOD_PW,
+                               "member-password-confirm": GOOD_PW,
+                               "token": "A" * 32})
+    for _ in range(2):
+        assert "no longer works" in assert_page(post(stack, CHANGE,
+                                                     bad_form), 400)
+    # the POSTs did count: the third answers 0108, in words
+    r = post(stack, CHANGE, bad_form)
+    body = assert_page(r, 429)
+    assert "Too many attempts" in body and "0108" not in body
+    assert re.search(r"Try again in \d+ minutes?\.", body)
+
+
+def test_locked_member_told_in_words(stack):
+    add_member(stack, "carol", status="disabled")
+    body = assert_page(post(stack, FORGOT, {"member-username": "carol"}),
+                       400)
+    assert "Contact an administrator" in body and "1019" not in body
