@@ -83,6 +83,7 @@ struct page_ctx {
 	const char *sets[3]; /* group set, global_template, NULL */
 	bool on_group;
 	struct store_group group;
+	char group_id[24];
 	char member[sizeof(((struct store_member *)0)->username)];
 	char rule[PAGE_RULE_MAX];
 	char message[PAGE_MESSAGE_MAX];
@@ -226,7 +227,11 @@ page_group(struct page_ctx *c, const char *group, int *status, struct buf *out)
 	c->sets[0] = c->on_group ? c->group.template_set : NULL;
 	c->sets[c->on_group ? 1 : 0] = cfg->service.global_template;
 	if (c->on_group) {
-		c->vals.v[PAGE_VAR_GROUP] = group;
+		/* The forms carry the group by id: digits only, safe in a
+		 * URL, and read as an id by the group route (SPEC §1). */
+		snprintf(c->group_id, sizeof(c->group_id), "%" PRId64,
+			 c->group.id);
+		c->vals.v[PAGE_VAR_GROUP] = c->group_id;
 		c->vals.v[PAGE_VAR_GROUP_NAME] = c->group.name;
 	}
 	if (e == PWR_E_UNAVAILABLE || e == PWR_E_INTERNAL) {

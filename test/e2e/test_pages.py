@@ -278,7 +278,8 @@ def test_group_link_brands_pages(stack, alice):
     body = assert_page(get(stack, link))
     assert "Example Brand · brand" in body
     fields = form_fields(body)
-    assert fields["group"] == "brand"
+    gid = stack.sql("SELECT id FROM member_group WHERE name = 'brand'")[0][0]
+    assert fields["group"] == str(gid)  # by id: safe in a URL
     form = dict(fields, **{"member-password": GOOD_PW,
                            "member-password-confirm": GOOD_PW})
     body = assert_page(post(stack, CHANGE, form))
