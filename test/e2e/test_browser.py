@@ -8,6 +8,7 @@ $PWRESET_BUILD/screenshots/.
 Every wait is explicit (WebDriverWait on the page's own state): nothing
 here sleeps and hopes."""
 
+import json
 import os
 import re
 
@@ -57,6 +58,17 @@ def browsers():
     yield lambda js: made.get(js) or made.setdefault(js, _driver(js))
     for d in made.values():
         d.quit()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def axe_report(stack):
+    """Every finding of axe-core (minor and moderate included), per page,
+    next to the screenshots: screenshots/axe.json."""
+    yield
+    d = os.path.join(stack.build_dir, "screenshots")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "axe.json"), "w") as f:
+        json.dump(AXE_RESULTS, f, indent=1, sort_keys=True)
 
 
 @pytest.fixture
@@ -313,8 +325,3 @@ def test_cross_site_post_refused(stack, browsers, alice):
     assert "another site" in h1(d)
     assert not check_password(stack, "alice", GOOD_PW)
 
-
-def test_zz_report_axe(capsys):
-    """Print what axe-core found (minor and moderate findings included)."""
-    with capsys.disabled():
-        print("\naxe-core results (id, impact) per page:", AXE_RESULTS)
