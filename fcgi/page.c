@@ -2,7 +2,6 @@
  * page.c — the pages of SPEC §9 and the token check (see page.h).
  */
 #include <inttypes.h>
-#include <mxml.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "core/log.h"
 #include "core/password.h"
 #include "core/tokencheck.h"
+#include "member.h"
 #include "page.h"
 #include "response.h"
 
@@ -124,32 +124,6 @@ page_match(const struct config *cfg, const char *uri, const char *accept,
 				cfg->service.site_prefix, uri, accept, m);
 }
 
-/* Status line and the headers of SPEC §2 (and §9's CSP for pages). */
-static void
-page_headers(struct buf *out, int status, const char *type, size_t len,
-	     int retry_after, bool csp)
-{
-	buf_adds(out, "Status: ");
-	buf_addu(out, (unsigned)status);
-	buf_adds(out, " ");
-	buf_adds(out, response_reason(status));
-	buf_adds(out, "\r\nContent-Type: ");
-	buf_adds(out, type);
-	buf_adds(out, "\r\nContent-Length: ");
-	buf_addu(out, len);
-	buf_adds(out, "\r\nCache-Control: no-store"
-		      "\r\nX-Content-Type-Options: nosniff"
-		      "\r\nReferrer-Policy: no-referrer\r\n");
-	if (csp)
-		buf_adds(out, "Content-Security-Policy: " PAGE_CSP "\r\n");
-	if (retry_after > 0) {
-		buf_adds(out, "Retry-After: ");
-		buf_addu(out, (unsigned)retry_after);
-		buf_adds(out, "\r\n");
-	}
-	buf_adds(out, "\r\n");
-}
-
 /* Render kind with c->vals and answer it with status. */
 static int
 page_emit(struct page_ctx *c, enum page_kind kind, int status, struct buf *out)
@@ -165,12 +139,13 @@ page_emit(struct page_ctx *c, enum page_kind kind, int status, struct buf *out)
 		/* Only a value that is not UTF-8 can get here; the request
 		 * parser lets none through. */
 		log_error("page %s: %s", page_name(kind), err);
-		page_headers(out, 500, "text/plain;charset=utf-8", 22, 0, true);
+		response_headers(out, 500, "text/plain;charset=utf-8", 22, 0,
+				 PAGE_CSP);
 		buf_adds(out, "Something went wrong.\n");
 		return 500;
 	}
-	page_headers(out, status, "text/html;charset=utf-8", len,
-		     c->retry_after, true);
+	response_headers(out, status, "text/html;charset=utf-8", len,
+			 c->retry_after, PAGE_CSP);
 	buf_add(out, html, len);
 	explicit_bzero(html, len);
 	free(html);
@@ -399,95 +374,6 @@ page_post_forgot(struct page_ctx *c, struct buf *out, struct reset_result *res)
 	}
 }
 
-/* ---- the token check (PageSeeder v6) --------------------------------- */
-
-static void
-page_json_field(struct buf *b, const char *name, const char *v, bool first)
-{
-	if (!first)
-		buf_adds(b, ",");
-	response_json_string(b, name, strlen(name));
-	buf_adds(b, ":");
-	response_json_string(b, v, strlen(v));
-}
-
-static void
-page_member_body(struct buf *b, enum format fmt, const struct store_member *m)
-{
-	char id[24], fullname[sizeof(m->firstname) + sizeof(m->lastname) + 1];
-
-	snprintf(id, sizeof(id), "%" PRId64, m->id);
-	snprintf(fullname, sizeof(fullname), "%s%s%s", m->firstname,
-		 m->firstname[0] && m->lastname[0] ? " " : "", m->lastname);
-	if (fmt == FORMAT_JSON) {
-		buf_adds(b, "{\"id\":");
-		buf_adds(b, id);
-		page_json_field(b, "username", m->username, false);
-		page_json_field(b, "firstname", m->firstname, false);
-		page_json_field(b, "surname", m->lastname, false);
-		page_json_field(b, "email", m->email, false);
-		page_json_field(b, "status", m->status, false);
-		page_json_field(b, "fullname", fullname, false);
-		buf_adds(b, "}\n");
-	} else {
-		mxml_node_t *xml = mxmlNewXML("1.0"), *el;
-		char *s;
-
-		el = mxmlNewElement(xml, "member");
-		mxmlElementSetAttr(el, "id", id);
-		mxmlElementSetAttr(el, "username", m->username);
-		mxmlElementSetAttr(el, "firstname", m->firstname);
-		mxmlElementSetAttr(el, "surname", m->lastname);
-		mxmlElementSetAttr(el, "email", m->email);
-		mxmlElementSetAttr(el, "status", m->status);
-		mxmlNewOpaque(mxmlNewElement(el, "fullname"), fullname);
-		mxmlSetWrapMargin(0);
-		if ((s = mxmlSaveAllocString(xml, MXML_NO_CALLBACK)) == NULL)
-			abort();
-		buf_adds(b, s);
-		free(s);
-		mxmlDelete(xml);
-	}
-}
-
-static int
-page_token_check(struct reset_env *env, const struct route_match *m,
-		 const struct cgi *cgi, const struct request *rq,
-		 enum pwr_err parse, struct buf *out, struct reset_result *res)
-{
-	static const char *const types[FORMAT__MAX] = {
-	    [FORMAT_XML] = "application/xml;charset=utf-8",
-	    [FORMAT_JSON] = "application/json;charset=utf-8",
-	};
-	const char *method = cgi->v[CGI_REQUEST_METHOD];
-	const char *uri = cgi->v[CGI_REQUEST_URI];
-	struct store_member mem;
-	struct buf body = {0};
-
-	/* Only GET makes this a route: a POST to /service/members/x was an
-	 * unknown service before the token check existed, and stays one. */
-	res->err = parse;
-	if (method == NULL || (strcmp(method, "GET") && strcmp(method, "HEAD")))
-		res->err = PWR_E_UNKNOWN_SERVICE;
-	if (res->err == PWR_OK) {
-		res->err = tokencheck_member(env, m->member,
-					     rq->field[FIELD_TOKEN], 0, &mem);
-		if (res->err == PWR_E_UNAVAILABLE)
-			res->retry_after = 5;
-	}
-	if (res->err != PWR_OK) {
-		response_render(out, m->format, res, uri, route_path_len(uri));
-		return response_http_status(res->err);
-	}
-	res->status = RESET_PENDING; /* the token stays valid */
-	page_member_body(&body, m->format, &mem);
-	page_headers(out, 200, types[m->format], body.len, 0, false);
-	buf_add(out, body.p, body.len);
-	buf_free(&body);
-	explicit_bzero(&mem, sizeof(mem));
-	return 200;
-}
-
 /* ---- dispatch ------------------------------------------------------- */
 
 int
@@ -503,7 +389,7 @@ page_serve(struct reset_env *env, const struct route_match *m,
 
 	memset(res, 0, sizeof(*res));
 	if (m->route == ROUTE_SERVICE_MEMBER)
-		return page_token_check(env, m, cgi, rq, parse, out, res);
+		return member_serve(env, m, cgi, rq, parse, out, res);
 
 	memset(&c, 0, sizeof(c));
 	c.env = env;
