@@ -1,5 +1,5 @@
 /*
- * page.c — the pages of SPEC §9 and the token check (see page.h).
+ * page.c — the pages of SPEC §9 (see page.h); the token check is member.c.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /*
- * page.h — the pages a person sees in a browser (SPEC §9), and PageSeeder
- * v6's token check (GET {prefix}/service/members/{member}?token=…).
+ * page.h — the pages a person sees in a browser (SPEC §9); page_serve()
+ * also hands PageSeeder v6's token check
+ * (GET {prefix}/service/members/{member}?token=…) to member.h.
  *
  * Pure like response.c: a page is rendered into a caller-owned struct buf
  * (headers, blank line, body) from the request the worker parsed; no I/O
