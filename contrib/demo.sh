@@ -45,9 +45,19 @@ $CTL member add demo --email demo@example.test --firstname Demo \
 	--lastname User
 
 URL="http://127.0.0.1:$PORT/ps/service/members/resetpassword"
+PAGE="http://127.0.0.1:$PORT/email/forgotpassword"
 cat <<EOT
 
-The member "demo" (demo@example.test, Demo User) exists.  Try the two steps:
+The member "demo" (demo@example.test, Demo User) exists.
+
+In a browser, open
+
+     $PAGE
+
+ask for a link for "demo", then open the link of the mail in $STACK/mail/
+($PY test/stack.py mail --dir $STACK prints it) and choose a password.
+
+Or try the two steps of the service:
 
 1. Ask for a reset (step 1); the answer is the same for unknown members:
 

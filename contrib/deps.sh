@@ -15,7 +15,28 @@ PACKAGES=(
 	python3 python3-aiosmtpd python3-pytest python3-psycopg2 curl mandoc
 	ca-certificates openssl valgrind libclang-rt-14-dev libexpat1-dev wrk
 	debhelper dpkg-dev fakeroot lintian devscripts
+	chromium chromium-driver python3-selenium
 )
+# Debian's npm (it brings nodejs) only when no npm is there: one from
+# elsewhere (NodeSource) conflicts with it.
+if ! command -v npm >/dev/null 2>&1; then
+	PACKAGES+=(npm)
+fi
+
+# axe-core (the accessibility checker the browser tests inject into each
+# page) is not packaged by Debian: npm installs it into its own prefix.
+AXE_PREFIX=/opt/pwreset-test-node
+install_axe() {
+	if [ -f "$AXE_PREFIX/node_modules/axe-core/axe.min.js" ]; then
+		return 0
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: axe-core missing; run as root to install it" >&2
+		return 1
+	fi
+	echo "deps: installing axe-core into $AXE_PREFIX"
+	npm install --no-audit --no-fund --prefix "$AXE_PREFIX" axe-core </dev/null
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -28,6 +49,7 @@ done
 
 if [ "${#missing[@]}" -eq 0 ]; then
 	echo "deps: all ${#PACKAGES[@]} packages present"
+	install_axe
 	exit 0
 fi
 
@@ -67,4 +89,5 @@ for pidfile in /run/nginx.pid /run/lighttpd.pid /var/run/postgresql/15-main.pid;
 		kill "$(head -n1 "$pidfile")" 2>/dev/null || true
 	fi
 done
+install_axe
 echo "deps: done"

@@ -19,6 +19,7 @@
  */
 #include <argon2.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uninorm.h>
@@ -315,4 +316,28 @@ password_verify(const struct config *cfg, const char *phc, const char *pw)
 out:
 	pw_release(norm, inlen);
 	return rc;
+}
+
+void
+password_rule_text(const struct config *cfg, bool admin, char *out,
+		   size_t outlen)
+{
+	const size_t *m = strength_min[admin ? PW_STRONG : PW_MEDIUM];
+
+	if (cfg->password.policy == POLICY_NIST) {
+		snprintf(out, outlen,
+			 "Use at least %d characters (spaces count). Common "
+			 "passwords and your username are refused.",
+			 cfg->password.min_length);
+		return;
+	}
+	snprintf(out, outlen,
+		 "Use at least %zu characters mixing three kinds (lower-case "
+		 "letters, upper-case letters, digits, other characters), or "
+		 "%zu characters of two kinds, or %zu of one kind. A run like "
+		 "\"aaa\" or a sequence like \"1234\" or \"abcd\" counts "
+		 "against it; common passwords and your username are refused. "
+		 "Fewer than %d characters.",
+		 m[COL_3_CLASSES], m[COL_2_CLASSES], m[COL_1_CLASS],
+		 PASSWORD_MAX_CP);
 }

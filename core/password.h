@@ -59,4 +59,9 @@ enum password_verdict {
 enum password_verdict password_verify(const struct config *cfg, const char *phc,
 				      const char *pw);
 
+/* What makes a password strong enough (SPEC §6) for this policy and
+ * level, in words for a person, from the same table the check uses. */
+void password_rule_text(const struct config *cfg, bool admin, char *out,
+			size_t outlen);
+
 #endif

@@ -37,6 +37,8 @@ static const char *const cgi_names[CGI__MAX] = {
     [CGI_HTTP_AUTHORIZATION] = "HTTP_AUTHORIZATION",
     [CGI_REMOTE_ADDR] = "REMOTE_ADDR",
     [CGI_HTTP_X_FORWARDED_FOR] = "HTTP_X_FORWARDED_FOR",
+    [CGI_HTTP_ORIGIN] = "HTTP_ORIGIN",
+    [CGI_HTTP_SEC_FETCH_SITE] = "HTTP_SEC_FETCH_SITE",
 };
 
 _Static_assert(sizeof(cgi_names) / sizeof(cgi_names[0]) == CGI__MAX,
@@ -53,6 +55,10 @@ static const struct {
     [FIELD_KEY] = {"key", FIELD_KEY_MAX, false},
     [FIELD_MEMBER_PASSWORD] = {"member-password", FIELD_PASSWORD_MAX, true},
     [FIELD_NOTIFY_ASYNC] = {"notify-async", FIELD_NOTIFY_ASYNC_MAX, false},
+    [FIELD_MEMBER] = {"member", FIELD_MEMBER_MAX, false},
+    [FIELD_GROUP] = {"group", FIELD_GROUP_MAX, false},
+    [FIELD_PASSWORD_CONFIRM] = {"member-password-confirm", FIELD_PASSWORD_MAX,
+				true},
 };
 
 _Static_assert(sizeof(fields) / sizeof(fields[0]) == FIELD__MAX,

@@ -34,6 +34,8 @@ enum cgi_param {
 	CGI_HTTP_AUTHORIZATION,
 	CGI_REMOTE_ADDR,
 	CGI_HTTP_X_FORWARDED_FOR,
+	CGI_HTTP_ORIGIN,	 /* the pages' cross-site check (SPEC §9) */
+	CGI_HTTP_SEC_FETCH_SITE, /* idem */
 	CGI__MAX
 };
 
@@ -52,6 +54,10 @@ enum field {
 	FIELD_KEY,
 	FIELD_MEMBER_PASSWORD,
 	FIELD_NOTIFY_ASYNC,
+	/* the pages' forms (SPEC §9); the service ignores them */
+	FIELD_MEMBER,
+	FIELD_GROUP,
+	FIELD_PASSWORD_CONFIRM,
 	FIELD__MAX
 };
 
@@ -62,6 +68,8 @@ enum field {
 #define FIELD_KEY_MAX	       256
 #define FIELD_PASSWORD_MAX     1024
 #define FIELD_NOTIFY_ASYNC_MAX 5
+#define FIELD_MEMBER_MAX       256
+#define FIELD_GROUP_MAX	       256
 
 #define REQUEST_PARAMS_MAX 64	/* name=value pairs, query and body */
 #define REQUEST_QUERY_MAX  8192 /* bytes of QUERY_STRING */

@@ -45,6 +45,7 @@ static const struct {
 } reasons[] = {
     {200, "OK"},
     {400, "Bad Request"},
+    {403, "Forbidden"},
     {404, "Not Found"},
     {413, "Content Too Large"},
     {415, "Unsupported Media Type"},
@@ -250,6 +251,34 @@ response_body(struct buf *out, enum format fmt, const struct reset_result *res,
 }
 
 void
+response_headers(struct buf *out, int status, const char *type, size_t len,
+		 int retry_after, const char *csp)
+{
+	buf_adds(out, "Status: ");
+	buf_addu(out, (unsigned)status);
+	buf_adds(out, " ");
+	buf_adds(out, response_reason(status));
+	buf_adds(out, "\r\nContent-Type: ");
+	buf_adds(out, type);
+	buf_adds(out, "\r\nContent-Length: ");
+	buf_addu(out, len);
+	buf_adds(out, "\r\nCache-Control: no-store"
+		      "\r\nX-Content-Type-Options: nosniff"
+		      "\r\nReferrer-Policy: no-referrer\r\n");
+	if (csp != NULL) {
+		buf_adds(out, "Content-Security-Policy: ");
+		buf_adds(out, csp);
+		buf_adds(out, "\r\n");
+	}
+	if (retry_after > 0) {
+		buf_adds(out, "Retry-After: ");
+		buf_addu(out, (unsigned)retry_after);
+		buf_adds(out, "\r\n");
+	}
+	buf_adds(out, "\r\n");
+}
+
+void
 response_render(struct buf *out, enum format fmt,
 		const struct reset_result *res, const char *path,
 		size_t pathlen)
@@ -260,23 +289,8 @@ response_render(struct buf *out, enum format fmt,
 	if ((unsigned)fmt >= FORMAT__MAX)
 		fmt = FORMAT_XML;
 	response_body(&body, fmt, res, path, pathlen);
-	buf_adds(out, "Status: ");
-	buf_addu(out, (unsigned)status);
-	buf_adds(out, " ");
-	buf_adds(out, response_reason(status));
-	buf_adds(out, "\r\nContent-Type: ");
-	buf_adds(out, content_types[fmt]);
-	buf_adds(out, "\r\nContent-Length: ");
-	buf_addu(out, body.len);
-	buf_adds(out, "\r\nCache-Control: no-store"
-		      "\r\nX-Content-Type-Options: nosniff"
-		      "\r\nReferrer-Policy: no-referrer\r\n");
-	if (res->retry_after > 0) {
-		buf_adds(out, "Retry-After: ");
-		buf_addu(out, (unsigned)res->retry_after);
-		buf_adds(out, "\r\n");
-	}
-	buf_adds(out, "\r\n");
+	response_headers(out, status, content_types[fmt], body.len,
+			 res->retry_after, NULL);
 	buf_add(out, body.p, body.len);
 	buf_free(&body);
 }

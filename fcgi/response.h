@@ -43,6 +43,12 @@ void response_render(struct buf *out, enum format fmt,
 		     const struct reset_result *res, const char *path,
 		     size_t pathlen);
 
+/* The status line and the headers of SPEC §2 for a body of len bytes of
+ * type, then the blank line; Retry-After when retry_after > 0, and
+ * Content-Security-Policy when csp is not NULL (the pages, SPEC §9). */
+void response_headers(struct buf *out, int status, const char *type, size_t len,
+		      int retry_after, const char *csp);
+
 /* Append s as a JSON string, quotes included. */
 void response_json_string(struct buf *out, const char *s, size_t len);
 

@@ -20,6 +20,13 @@ static const struct {
     [ROUTE_SERVICE_GROUP] = {"service-group", "service", true,
 			     RESET_ROUTE_GROUP},
     [ROUTE_API_GROUP] = {"api-group", "api", true, RESET_ROUTE_GROUP},
+    /* No base: matched by route_parse_page() alone. */
+    [ROUTE_PAGE_CHANGE] = {"page-changepassword", NULL, false,
+			   RESET_ROUTE_MEMBERS},
+    [ROUTE_PAGE_FORGOT] = {"page-forgotpassword", NULL, false,
+			   RESET_ROUTE_MEMBERS},
+    [ROUTE_SERVICE_MEMBER] = {"service-member", NULL, false,
+			      RESET_ROUTE_MEMBERS},
 };
 
 _Static_assert(sizeof(routes) / sizeof(routes[0]) == ROUTE__MAX,
@@ -242,7 +249,8 @@ route_parse(const char *prefix, const char *method, const char *uri,
 		return PWR_E_UNKNOWN_SERVICE;
 	end = path + len;
 	for (enum route r = 0; r < ROUTE__MAX; r++) {
-		if (!route_match_one(r, path + plen, end, &graw, &glen))
+		if (routes[r].base == NULL ||
+		    !route_match_one(r, path + plen, end, &graw, &glen))
 			continue;
 		out->route = r;
 		if (method == NULL || strcmp(method, "POST") != 0)
@@ -252,4 +260,60 @@ route_parse(const char *prefix, const char *method, const char *uri,
 		return PWR_OK;
 	}
 	return PWR_E_UNKNOWN_SERVICE;
+}
+
+/* The format of a path of len bytes: *len loses a ".json"/".xml". */
+static enum format
+route_suffix(const char *path, size_t *len, const char *accept)
+{
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		size_t sl = strlen(suffixes[i].suffix);
+
+		if (*len > sl &&
+		    memcmp(path + *len - sl, suffixes[i].suffix, sl) == 0) {
+			*len -= sl;
+			return suffixes[i].format;
+		}
+	}
+	return route_accepts_json(accept) ? FORMAT_JSON : FORMAT_XML;
+}
+
+bool
+route_parse_page(const char *page, const char *prefix, const char *uri,
+		 const char *accept, struct route_match *out)
+{
+	static const struct {
+		const char *tail;
+		enum route route;
+	} pages[] = {
+	    {"/email/changepassword", ROUTE_PAGE_CHANGE},
+	    {"/email/forgotpassword", ROUTE_PAGE_FORGOT},
+	};
+	static const char members[] = "/service/members/";
+	const char *path = uri ? uri : "", *p, *end;
+	size_t len = route_path_len(uri), n;
+
+	memset(out, 0, sizeof(*out));
+	out->route = ROUTE__MAX;
+	out->format = FORMAT_XML;
+	page = page ? page : "";
+	prefix = prefix ? prefix : "";
+	n = strlen(page);
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
+		if (len == n + strlen(pages[i].tail) &&
+		    memcmp(path, page, n) == 0 &&
+		    memcmp(path + n, pages[i].tail, len - n) == 0) {
+			out->route = pages[i].route;
+			return true;
+		}
+
+	out->format = route_suffix(path, &len, accept);
+	p = path;
+	end = path + len;
+	if (!eat(&p, end, prefix) || !eat(&p, end, members) ||
+	    memchr(p, '/', (size_t)(end - p)) != NULL ||
+	    !group_decode(p, (size_t)(end - p), out->member))
+		return false;
+	out->route = ROUTE_SERVICE_MEMBER;
+	return true;
 }

@@ -29,17 +29,23 @@ enum route {
 	ROUTE_API_MEMBERS,
 	ROUTE_SERVICE_GROUP,
 	ROUTE_API_GROUP,
+	/* route_parse_page(): */
+	ROUTE_PAGE_CHANGE,    /* {page}/email/changepassword */
+	ROUTE_PAGE_FORGOT,    /* {page}/email/forgotpassword */
+	ROUTE_SERVICE_MEMBER, /* {prefix}/service/members/{member} */
 	ROUTE__MAX
 };
 
 enum format { FORMAT_XML, FORMAT_JSON, FORMAT__MAX };
 
-#define ROUTE_GROUP_MAX 100 /* bytes of a decoded {group} */
+#define ROUTE_GROUP_MAX	 100 /* bytes of a decoded {group} */
+#define ROUTE_MEMBER_MAX 100 /* bytes of a decoded {member} */
 
 struct route_match {
 	enum route route;   /* ROUTE__MAX with PWR_E_UNKNOWN_SERVICE */
 	enum format format; /* always set, errors included */
-	char group[ROUTE_GROUP_MAX + 1]; /* group routes: decoded, else "" */
+	char group[ROUTE_GROUP_MAX + 1];   /* group routes: decoded, else "" */
+	char member[ROUTE_MEMBER_MAX + 1]; /* ROUTE_SERVICE_MEMBER: decoded */
 };
 
 /*
@@ -53,6 +59,18 @@ struct route_match {
 enum pwr_err route_parse(const char *prefix, const char *method,
 			 const char *uri, const char *accept,
 			 struct route_match *out);
+
+/*
+ * The routes of SPEC §9, tried when route_parse() found no service:
+ * page is the path of [service] hosturl ("" or "/x", no trailing '/'),
+ * prefix as above.  Pages: {page}/email/changepassword and
+ * {page}/email/forgotpassword, any method (the page says which it takes).
+ * The token check: {prefix}/service/members/{member} with an optional
+ * ".xml"/".json", {member} percent-decoded strictly like {group}.  true
+ * with *out filled when one matched (out->format as route_parse()).
+ */
+bool route_parse_page(const char *page, const char *prefix, const char *uri,
+		      const char *accept, struct route_match *out);
 
 /* true when an Accept value names application/json with q > 0. */
 bool route_accepts_json(const char *accept);

@@ -204,6 +204,33 @@ test_bad_escape(void **state)
 	assert_string_equal(FIELD(f, EMAIL), "JJ");
 }
 
+/* The fields of the pages' forms (SPEC §9). */
+static void
+test_page_fields(void **state)
+{
+	struct fixture *f = *state;
+	char big[FIELD_MEMBER_MAX + 16];
+
+	assert_int_equal(run(f, "member=1&group=brand",
+			     "token=t&member-password=a%09b&"
+			     "member-password-confirm=a%09b"),
+			 PWR_OK);
+	assert_string_equal(FIELD(f, MEMBER), "1");
+	assert_string_equal(FIELD(f, GROUP), "brand");
+	assert_string_equal(FIELD(f, PASSWORD_CONFIRM), "a\tb");
+	assert_int_equal(run(f, NULL, "member-password-confirm=a%00"),
+			 PWR_E_MALFORMED);
+	assert_int_equal(run(f, NULL, "group=a%0Ab"), PWR_E_MALFORMED);
+	memset(big, 'a', sizeof(big) - 1);
+	memcpy(big, "member=", 7);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(run(f, NULL, big), PWR_E_MALFORMED);
+	assert_string_equal(field_name(FIELD_PASSWORD_CONFIRM),
+			    "member-password-confirm");
+	assert_string_equal(cgi_param_name(CGI_HTTP_SEC_FETCH_SITE),
+			    "HTTP_SEC_FETCH_SITE");
+}
+
 static void
 test_nul_and_controls(void **state)
 {
@@ -554,6 +581,7 @@ main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_repeated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_escape, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_page_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nul_and_controls, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_utf8, setup, teardown),

@@ -274,11 +274,64 @@ test_accept(void **state)
 	assert_false(route_accepts_json("text/json"));
 }
 
+/* The pages and the token check (SPEC §9): only after route_parse(). */
+static void
+test_pages(void **state)
+{
+	struct route_match m;
+
+	(void)state;
+	assert_true(route_parse_page(
+	    "", "/ps", "/email/changepassword?member=1&token=x", NULL, &m));
+	assert_int_equal(m.route, ROUTE_PAGE_CHANGE);
+	assert_string_equal(route_name(m.route), "page-changepassword");
+	assert_true(
+	    route_parse_page("/x", "/ps", "/x/email/forgotpassword", NULL, &m));
+	assert_int_equal(m.route, ROUTE_PAGE_FORGOT);
+	assert_false(
+	    route_parse_page("/x", "/ps", "/email/forgotpassword", NULL, &m));
+	assert_false(
+	    route_parse_page("", "/ps", "/email/changepassword/", NULL, &m));
+	assert_false(
+	    route_parse_page("", "/ps", "/email/static/pwreset.css", NULL, &m));
+	assert_int_equal(m.route, ROUTE__MAX);
+
+	assert_true(route_parse_page(
+	    "", "/ps", "/ps/service/members/jane.doe?token=t", NULL, &m));
+	assert_int_equal(m.route, ROUTE_SERVICE_MEMBER);
+	assert_string_equal(m.member, "jane.doe");
+	assert_int_equal(m.format, FORMAT_XML);
+	assert_true(route_parse_page("", "/ps", "/ps/service/members/42.json",
+				     NULL, &m));
+	assert_string_equal(m.member, "42");
+	assert_int_equal(m.format, FORMAT_JSON);
+	assert_true(route_parse_page("", "/ps", "/ps/service/members/j%40x",
+				     "application/json", &m));
+	assert_string_equal(m.member, "j@x");
+	assert_int_equal(m.format, FORMAT_JSON);
+	assert_false(
+	    route_parse_page("", "/ps", "/ps/service/members/", NULL, &m));
+	assert_false(
+	    route_parse_page("", "/ps", "/ps/service/members/a/b", NULL, &m));
+	assert_false(
+	    route_parse_page("", "/ps", "/ps/service/members/%zz", NULL, &m));
+	assert_false(
+	    route_parse_page("", "/ps", "/ps/api/members/jane", NULL, &m));
+	/* the reset route is route_parse()'s, whatever the method */
+	assert_int_equal(
+	    parse("/ps", "GET", "/ps/service/members/resetpassword", NULL, &m),
+	    PWR_E_METHOD);
+	assert_int_equal(
+	    parse("/ps", "GET", "/ps/service/members/jane", NULL, &m),
+	    PWR_E_UNKNOWN_SERVICE);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_route),
+	    cmocka_unit_test(test_pages),
 	    cmocka_unit_test(test_group_name),
 	    cmocka_unit_test(test_group_encoded),
 	    cmocka_unit_test(test_prefix),

@@ -29,6 +29,7 @@
 
 #include "buf.h"
 #include "core/app.h"
+#include "page.h"
 #include "core/log.h"
 #include "core/reset.h"
 #include "request.h"
@@ -190,7 +191,8 @@ worker_serve(struct worker *w, FCGX_Request *req)
 	struct reset_result res = {0};
 	struct buf out = {0};
 	const char *uri, *cl;
-	bool unread;
+	bool unread, page;
+	int status;
 	char method[METHOD_LOG_MAX + 1]; /* the params die with the request */
 	enum pwr_err e;
 
@@ -204,10 +206,15 @@ worker_serve(struct worker *w, FCGX_Request *req)
 	request_init(&rq, &cgi, &w->wc->proxies);
 	e = route_parse(cfg->service.site_prefix, cgi.v[CGI_REQUEST_METHOD],
 			uri, cgi.v[CGI_HTTP_ACCEPT], &m);
-	if (e == PWR_OK)
+	/* The pages of SPEC §9 and the token check: see page.h. */
+	page = e == PWR_E_UNKNOWN_SERVICE &&
+	       page_match(cfg, uri, cgi.v[CGI_HTTP_ACCEPT], &m);
+	if (e == PWR_OK || page)
 		e = request_parse(&rq, &cgi, cfg->service.max_body, fcgx_read,
 				  req->in);
-	if (e == PWR_OK) {
+	if (page) {
+		status = page_serve(w->env, &m, &cgi, &rq, e, &out, &res);
+	} else if (e == PWR_OK) {
 		request_to_reset(&rq, &m, &rr);
 		reset_handle(w->env, &rr, &res);
 	} else {
@@ -221,7 +228,10 @@ worker_serve(struct worker *w, FCGX_Request *req)
 	 * exception: answer first, then drain. */
 	cl = cgi.v[CGI_CONTENT_LENGTH];
 	unread = !rq.body_read && cl != NULL && strspn(cl, "0") != strlen(cl);
-	response_render(&out, m.format, &res, uri, route_path_len(uri));
+	if (!page) {
+		response_render(&out, m.format, &res, uri, route_path_len(uri));
+		status = response_http_status(res.err);
+	}
 	if (FCGX_PutStr(out.p, (int)out.len, req->out) != (int)out.len ||
 	    (unread && FCGX_FFlush(req->out) != 0))
 		log_warn("%s: the web server went away before the answer",
@@ -229,8 +239,7 @@ worker_serve(struct worker *w, FCGX_Request *req)
 	worker_drain(req);
 	FCGX_Finish_r(req);
 
-	log_info("%s %s %d %s %ldms %s", method, route_name(m.route),
-		 response_http_status(res.err),
+	log_info("%s %s %d %s %ldms %s", method, route_name(m.route), status,
 		 res.err == PWR_OK ? response_status_name(res.status)
 				   : pwr_err_id(res.err),
 		 elapsed_ms(&t0), rq.client);

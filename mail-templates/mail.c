@@ -63,6 +63,13 @@ static const char *const var_names[MAIL_VAR__MAX] = {
 _Static_assert(sizeof(var_names) / sizeof(var_names[0]) == MAIL_VAR__MAX,
 	       "var_names out of step with enum mail_var");
 
+/* The pages of SPEC §9 (see the end of this file). */
+static const char *const page_names[PAGE__MAX];
+static const char *const page_var_names[PAGE_VAR__MAX];
+struct tset;
+static int page_set_load(int sfd, const char *dir, struct tset *set, char *err,
+			 size_t errlen);
+
 /* One piece of a template: literal text (var < 0) or a placeholder. */
 struct seg {
 	const char *lit;
@@ -79,12 +86,14 @@ struct tmpl {
 struct tset {
 	char name[SETNAME_MAX + 1];
 	struct tmpl *parts[MAIL__MAX][PART__MAX]; /* NULL: not in this set */
+	struct tmpl *pages[PAGE__MAX];		  /* NULL: not in this set */
 };
 
 struct mail_templates {
 	struct tset *sets;
 	size_t nsets;
 	struct tmpl *link;
+	bool link_default; /* the default link: gets &group= (SPEC §9) */
 };
 
 const char *
@@ -121,13 +130,25 @@ tmpl_push(struct tmpl *t, size_t *cap, const char *lit, size_t len, int var)
 	t->segs[t->nsegs++] = (struct seg){lit, len, var};
 }
 
+/* The placeholders a template may use: the mail values or the page
+ * values; refused is one that names no value there (-1: none). */
+struct var_table {
+	const char *const *names;
+	int n;
+	int refused;
+};
+
+static const struct var_table mail_vars = {var_names, MAIL_VAR__MAX, -1};
+static const struct var_table link_vars = {var_names, MAIL_VAR__MAX,
+					   MAIL_VAR_LINK};
+
 static int
-var_lookup(const char *name, size_t n)
+var_lookup(const struct var_table *vt, const char *name, size_t n)
 {
 	int v;
 
-	for (v = 0; v < MAIL_VAR__MAX; v++)
-		if (strlen(var_names[v]) == n && !memcmp(var_names[v], name, n))
+	for (v = 0; v < vt->n; v++)
+		if (strlen(vt->names[v]) == n && !memcmp(vt->names[v], name, n))
 			return v;
 	return -1;
 }
@@ -135,10 +156,12 @@ var_lookup(const char *name, size_t n)
 /*
  * Split src (taken over, freed on error) into segments.  "{" + [a-z.]+ +
  * "}" is a placeholder and must name a known value; any other brace is
- * literal text.  no_link: {link} is refused (the link template itself).
+ * literal text.  vt says which names are known and which one is refused
+ * ({link} in the link template itself).
  */
 static struct tmpl *
-tmpl_parse(const char *label, char *src, bool no_link, char *err, size_t errlen)
+tmpl_parse(const char *label, char *src, const struct var_table *vt, char *err,
+	   size_t errlen)
 {
 	struct tmpl *t;
 	size_t i = 0, start = 0, cap = 0;
@@ -159,8 +182,8 @@ tmpl_parse(const char *label, char *src, bool no_link, char *err, size_t errlen)
 			i++;
 			continue;
 		}
-		v = var_lookup(src + i + 1, j - i - 1);
-		if (v < 0 || (no_link && v == MAIL_VAR_LINK)) {
+		v = var_lookup(vt, src + i + 1, j - i - 1);
+		if (v < 0 || v == vt->refused) {
 			snprintf(err, errlen, "%s: %s placeholder {%.*s}",
 				 label, v < 0 ? "unknown" : "self-referring",
 				 (int)(j - i - 1), src + i + 1);
@@ -296,11 +319,13 @@ set_load(int dirfd, const char *dir, struct tset *set, char *err, size_t errlen)
 				continue;
 			}
 			set->parts[k][p] =
-			    tmpl_parse(label, src, false, err, errlen);
+			    tmpl_parse(label, src, &mail_vars, err, errlen);
 			if (set->parts[k][p] == NULL)
 				rc = -1;
 		}
 	}
+	if (rc == 0)
+		rc = page_set_load(sfd, dir, set, err, errlen);
 	close(sfd);
 	return rc;
 }
@@ -314,6 +339,9 @@ set_empty(const struct tset *set)
 		for (p = 0; p < PART__MAX; p++)
 			if (set->parts[k][p] != NULL)
 				return false;
+	for (k = 0; k < PAGE__MAX; k++)
+		if (set->pages[k] != NULL)
+			return false;
 	return true;
 }
 
@@ -327,6 +355,10 @@ set_clear(struct tset *set)
 			tmpl_free(set->parts[k][p]);
 			set->parts[k][p] = NULL;
 		}
+	for (k = 0; k < PAGE__MAX; k++) {
+		tmpl_free(set->pages[k]);
+		set->pages[k] = NULL;
+	}
 }
 
 static const struct tset *
@@ -375,9 +407,10 @@ mail_templates_load(const char *dir, const char *link_template, char *err,
 		snprintf(err, errlen, "link_template: too long or not UTF-8");
 		goto fail;
 	}
+	t->link_default = strcmp(link_template, MAIL_DEFAULT_LINK) == 0;
 	src = xstrdup(link_template);
-	if ((t->link = tmpl_parse("link_template", src, true, err, errlen)) ==
-	    NULL)
+	if ((t->link = tmpl_parse("link_template", src, &link_vars, err,
+				  errlen)) == NULL)
 		goto fail;
 
 	if ((d = opendir(dir)) == NULL) {
@@ -429,6 +462,14 @@ mail_templates_load(const char *dir, const char *link_template, char *err,
 					 part_ext[p]);
 				goto fail;
 			}
+	for (k = 0; k < PAGE__MAX; k++)
+		if (def->pages[k] == NULL) {
+			snprintf(err, errlen,
+				 "%s/%s/%s.html: missing (the default set must "
+				 "hold every page)",
+				 dir, MAIL_DEFAULT_SET, page_names[k]);
+			goto fail;
+		}
 	return t;
 fail:
 	if (d != NULL)
@@ -677,6 +718,17 @@ mail_render(const struct mail_templates *t, const char *const *sets,
 	if (vals == NULL || vals->v[MAIL_VAR_LINK] == NULL) {
 		if (render(t->link, RENDER_URL, v, &link, err, errlen) != 0)
 			goto out;
+		/* The group route's link names the group, so that the pages
+		 * it opens carry the group's brand.  All digits would read
+		 * as an id: "~" says it is a name (SPEC §1). */
+		if (t->link_default && *v[MAIL_VAR_GROUP_NAME] != '\0') {
+			const char *g = v[MAIL_VAR_GROUP_NAME];
+
+			buf_adds(&link, "&group=");
+			if (strspn(g, "0123456789") == strlen(g))
+				buf_addc(&link, '~');
+			add_url_encoded(&link, g);
+		}
 		v[MAIL_VAR_LINK] = link.p != NULL ? link.p : "";
 	}
 
@@ -720,4 +772,123 @@ int
 mail_address_of(const char *from, char *out, size_t outlen)
 {
 	return mime_address_of(from, out, outlen);
+}
+
+/* ---- pages (SPEC §9) ------------------------------------------------ */
+
+static const char *const page_names[PAGE__MAX] = {
+    [PAGE_REQUEST] = "page-request", [PAGE_SENT] = "page-sent",
+    [PAGE_CHOOSE] = "page-choose",   [PAGE_INVALID] = "page-invalid",
+    [PAGE_DONE] = "page-done",	     [PAGE_MESSAGE] = "page-message",
+};
+_Static_assert(sizeof(page_names) / sizeof(page_names[0]) == PAGE__MAX,
+	       "page_names out of step with enum page_kind");
+
+static const char *const page_var_names[PAGE_VAR__MAX] = {
+    [PAGE_VAR_BASE] = "page.base",
+    [PAGE_VAR_HOSTURL] = "hosturl",
+    [PAGE_VAR_TITLE] = "page.title",
+    [PAGE_VAR_MESSAGE] = "page.message",
+    [PAGE_VAR_RULE] = "page.rule",
+    [PAGE_VAR_MEMBER] = "form.member",
+    [PAGE_VAR_TOKEN] = "form.token",
+    [PAGE_VAR_GROUP] = "form.group",
+    [PAGE_VAR_USERNAME] = "form.username",
+    [PAGE_VAR_IDENTIFIER] = "form.identifier",
+    [PAGE_VAR_ERROR_IDENTIFIER] = "error.identifier",
+    [PAGE_VAR_ERROR_PASSWORD] = "error.password",
+    [PAGE_VAR_ERROR_CONFIRM] = "error.confirm",
+    [PAGE_VAR_INVALID_IDENTIFIER] = "invalid.identifier",
+    [PAGE_VAR_INVALID_PASSWORD] = "invalid.password",
+    [PAGE_VAR_INVALID_CONFIRM] = "invalid.confirm",
+    [PAGE_VAR_GROUP_NAME] = "group.name",
+};
+_Static_assert(sizeof(page_var_names) / sizeof(page_var_names[0]) ==
+		   PAGE_VAR__MAX,
+	       "page_var_names out of step with enum page_var");
+
+static const struct var_table page_vars = {page_var_names, PAGE_VAR__MAX, -1};
+
+const char *
+page_name(enum page_kind k)
+{
+	return (unsigned)k < PAGE__MAX ? page_names[k] : "unknown";
+}
+
+const char *
+page_var_name(enum page_var v)
+{
+	return (unsigned)v < PAGE_VAR__MAX ? page_var_names[v] : "unknown";
+}
+
+/* The pages of one set folder (sfd); 0 with set->pages filled (maybe all
+ * NULL), or -1. */
+static int
+page_set_load(int sfd, const char *dir, struct tset *set, char *err,
+	      size_t errlen)
+{
+	char file[128], label[4096];
+
+	for (int k = 0; k < PAGE__MAX; k++) {
+		char *src;
+		int r;
+
+		snprintf(file, sizeof(file), "%s.html", page_names[k]);
+		snprintf(label, sizeof(label), "%s/%s/%s", dir, set->name,
+			 file);
+		if ((r = read_file(sfd, file, label, &src, err, errlen)) < 0)
+			return -1;
+		if (r == 0)
+			continue;
+		set->pages[k] = tmpl_parse(label, src, &page_vars, err, errlen);
+		if (set->pages[k] == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+int
+mail_page_render(const struct mail_templates *t, const char *const *sets,
+		 enum page_kind kind, const struct page_values *vals,
+		 char **out, size_t *outlen, char *err, size_t errlen)
+{
+	struct buf sb = BUF_INIT_WIPE;
+	const struct tmpl *tp = NULL;
+	const struct tset *set;
+	const char *v[PAGE_VAR__MAX];
+
+	*out = NULL;
+	*outlen = 0;
+	if (t == NULL || (unsigned)kind >= PAGE__MAX) {
+		snprintf(err, errlen, "mail_page_render: bad arguments");
+		return -1;
+	}
+	for (int i = 0; i < PAGE_VAR__MAX; i++) {
+		v[i] = vals != NULL && vals->v[i] != NULL ? vals->v[i] : "";
+		if (!utf8_valid(v[i], strlen(v[i]))) {
+			snprintf(err, errlen,
+				 "the value of {%s} is not valid UTF-8",
+				 page_var_names[i]);
+			return -1;
+		}
+	}
+	for (; sets != NULL && *sets != NULL && tp == NULL; sets++)
+		if (**sets != '\0' && (set = set_find(t, *sets)) != NULL)
+			tp = set->pages[kind];
+	if (tp == NULL)
+		tp = set_find(t, MAIL_DEFAULT_SET)->pages[kind];
+	/* HTML mode only escapes values; it never names them. */
+	for (size_t i = 0; i < tp->nsegs; i++) {
+		const struct seg *s = &tp->segs[i];
+
+		if (s->var < 0)
+			buf_add(&sb, s->lit, s->len);
+		else
+			add_html_escaped(&sb, v[s->var]);
+	}
+	*outlen = sb.len;
+	*out = buf_detach(&sb);
+	if (*out == NULL)
+		*out = xstrdup("");
+	return 0;
 }

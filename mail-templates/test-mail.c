@@ -58,20 +58,20 @@ test_default_set(void **state)
 	txt = part_decoded(m.text, "text/plain");
 	html = part_decoded(m.text, "text/html");
 	assert_non_null(strstr(txt, "Hello Jane Smith,"));
-	assert_non_null(strstr(txt,
-			       "\nhttp://localhost:8080/email/"
-			       "changepassword?member=42&token=" TOKEN "\n"));
+	assert_non_null(strstr(txt, "\nhttp://localhost:8080/email/"
+				    "changepassword?member=42&token=" TOKEN
+				    "&group=Acme\n"));
 	assert_non_null(strstr(txt, "valid for 12 hours"));
 	assert_non_null(strstr(txt, "did not ask for this, ignore this email"));
 	assert_non_null(strstr(html, "Hello Jane Smith,"));
 	/* the button and the plain link, with & escaped in HTML */
 	assert_non_null(strstr(html, "<a href=\"http://localhost:8080/email/"
 				     "changepassword?member=42&amp;token=" TOKEN
-				     "\""));
+				     "&amp;group=Acme\""));
 	assert_non_null(strstr(html, "Choose a new password</a>"));
 	assert_non_null(strstr(html, ">http://localhost:8080/email/"
 				     "changepassword?member=42&amp;token=" TOKEN
-				     "</a>"));
+				     "&amp;group=Acme</a>"));
 	assert_non_null(strstr(html, "<strong>12 hours</strong>"));
 	free(txt);
 	free(html);
@@ -144,6 +144,20 @@ test_load_errors(void **state)
 	put(d, "default/reset-password-confirm.subject", "x\n");
 	expect_load_error(d, NULL,
 			  "/default/reset-password-confirm.txt: missing");
+	free(d);
+
+	/* pages: their own placeholders, checked at load as well */
+	d = mkset_dir("pages");
+	put(d, "bad/page-choose.html", "<p>{member.fullname}</p>\n");
+	expect_load_error(d, NULL,
+			  "/bad/page-choose.html: unknown placeholder "
+			  "{member.fullname}");
+	free(d);
+	d = mkset_dir("pagevar");
+	put(d, "bad/change-password.txt", "{form.token}\n");
+	expect_load_error(d, NULL,
+			  "/bad/change-password.txt: unknown placeholder "
+			  "{form.token}");
 	free(d);
 
 	d = mkset_dir("utf8");
@@ -422,12 +436,63 @@ test_address_of(void **state)
 	assert_int_equal(mail_address_of(NULL, a, sizeof(a)), -1);
 }
 
+/* The pages (SPEC §9): every page in the default set, values escaped,
+ * the group's set first, a missing page falls back to default. */
+static void
+test_pages(void **state)
+{
+	struct mail_templates *t = load_ok(template_dir, NULL);
+	const char *const brand[] = {"example-brand", NULL};
+	const char *const nope[] = {"nope", "", NULL};
+	struct page_values pv = {{0}};
+	char *html, err[256];
+	size_t len;
+
+	(void)state;
+	assert_string_equal(page_name(PAGE_CHOOSE), "page-choose");
+	assert_string_equal(page_var_name(PAGE_VAR_TOKEN), "form.token");
+	pv.v[PAGE_VAR_BASE] = "/base";
+	pv.v[PAGE_VAR_TOKEN] = "tok\"<x>";
+	pv.v[PAGE_VAR_USERNAME] = "jane";
+	pv.v[PAGE_VAR_GROUP_NAME] = "Acme & Co";
+	for (int k = 0; k < PAGE__MAX; k++) {
+		assert_int_equal(mail_page_render(t, nope, k, &pv, &html, &len,
+						  err, sizeof(err)),
+				 0);
+		assert_int_equal(strlen(html), len);
+		assert_non_null(strstr(html, "<html lang=\"en\">"));
+		assert_non_null(strstr(html, "href=\"/base/email/static/"));
+		assert_null(strstr(html, "style=")); /* CSP: no inline style */
+		assert_null(strstr(html, "Example Brand"));
+		free(html);
+	}
+	assert_int_equal(mail_page_render(t, nope, PAGE_CHOOSE, &pv, &html,
+					  &len, err, sizeof(err)),
+			 0);
+	assert_non_null(
+	    strstr(html, "name=\"token\" value=\"tok&quot;&lt;x&gt;\""));
+	assert_null(strstr(html, "<x>"));
+	free(html);
+	assert_int_equal(mail_page_render(t, brand, PAGE_DONE, &pv, &html, &len,
+					  err, sizeof(err)),
+			 0);
+	assert_non_null(strstr(html, "Example Brand · Acme &amp; Co"));
+	free(html);
+	pv.v[PAGE_VAR_TOKEN] = "\xff";
+	assert_int_equal(mail_page_render(t, NULL, PAGE_CHOOSE, &pv, &html,
+					  &len, err, sizeof(err)),
+			 -1);
+	assert_null(html);
+	mail_templates_free(t);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_default_set),
 	    cmocka_unit_test(test_load_errors),
+	    cmocka_unit_test(test_pages),
 	    cmocka_unit_test(test_fallback),
 	    cmocka_unit_test(test_local_dir),
 	    cmocka_unit_test(test_html_escaping),

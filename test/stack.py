@@ -752,11 +752,25 @@ class Stack:
 			client_max_body_size 1m;
 			fastcgi_read_timeout 120s;
 		}
+		# The pages (SPEC §9): the forms go to pwreset, the
+		# stylesheet and script are static files.
+		location /email/static/ {
+			alias %(static)s/;
+			types { text/css css; text/javascript js; }
+			add_header X-Content-Type-Options nosniff;
+			add_header Cache-Control "max-age=3600";
+		}
+		location /email/ {
+			include /etc/nginx/fastcgi_params;
+			fastcgi_pass unix:%(sock)s;
+			client_max_body_size 1m;
+		}
 		location / { return 404; }
 	}
 }
 """ % {"port": self.nginx_port, "location": location,
-       "sock": self.fcgi_sock}
+       "sock": self.fcgi_sock,
+       "static": os.path.join(SRC_DIR, "mail-templates", "static")}
 
     def start_nginx(self):
         if self.nginx_port is None:

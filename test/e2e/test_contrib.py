@@ -66,6 +66,7 @@ def _request(port, method, path, body=None, ctype=None, tls=False):
 
 
 FORM = "application/x-www-form-urlencoded"
+STATIC = os.path.join(SRC_DIR, "mail-templates", "static")
 
 
 def _exercise(stack, port, tls):
@@ -89,6 +90,31 @@ def _exercise(stack, port, tls):
     assert b"<error id=" not in r.body
     r = _request(port, "POST", "/ps/service/other", b"x=1", FORM, tls)
     assert r.status == 404 and b"<error id=" not in r.body
+    _exercise_pages(port, token, tls)
+
+
+def _exercise_pages(port, token, tls):
+    """The pages (SPEC §9), their static files and the token check."""
+    r = _request(port, "GET", "/email/forgotpassword", None, None, tls)
+    assert r.status == 200 and b'<html lang="en">' in r.body, r.status
+    assert r.headers.get("Content-Security-Policy", "").startswith(
+        "default-src 'none'")
+    r = _request(port, "GET", "/email/changepassword?member=1&token=" + token,
+                 None, None, tls)
+    assert r.status == 200 and b'name="token" value="%s"' % token.encode() \
+        in r.body, r.body[:500]
+    r = _request(port, "POST", "/email/forgotpassword",
+                 b"member-username=nobody", FORM, tls)
+    assert r.status == 200 and b"Check your email" in r.body
+    r = _request(port, "GET", "/email/static/pwreset.css", None, None, tls)
+    assert r.status == 200 and r.headers.get(
+        "Content-Type", "").startswith("text/css"), r.status
+    assert r.headers.get("X-Content-Type-Options") == "nosniff"
+    r = _request(port, "GET", "/ps/service/members/alice?token=" + token,
+                 None, None, tls)
+    assert r.status == 200 and b'<member id="1"' in r.body, r.body
+    r = _request(port, "GET", "/email/other", None, None, tls)
+    assert r.status == 404 and b"<html lang" not in r.body
 
 
 def test_nginx_snippet(stack, scratch):
@@ -114,6 +140,9 @@ def test_nginx_snippet(stack, scratch):
                               "include /etc/nginx/fastcgi_params;")
     snippet, n = re.subn(r"unix:/run/pwreset/pwreset\.sock",
                          "unix:" + stack.fcgi_sock, snippet)
+    assert n == 4  # the service, the token check, two pages
+    snippet, n = re.subn(r"/usr/share/pwreset/static/", STATIC + "/",
+                         snippet)
     assert n == 1
     conf = os.path.join(scratch, "nginx.conf")
     with open(conf, "w") as f:
@@ -129,6 +158,7 @@ http {
 	proxy_temp_path %(d)s/proxy;
 	scgi_temp_path %(d)s/scgi;
 	uwsgi_temp_path %(d)s/uwsgi;
+	include /etc/nginx/mime.types;
 %(snippet)s
 }
 """ % {"d": scratch, "snippet": snippet})
@@ -152,6 +182,9 @@ def test_lighttpd_snippet(stack, scratch):
         snippet = f.read()
     snippet, n = re.subn(r'"socket" => "/run/pwreset/pwreset\.sock"',
                          '"socket" => "%s"' % stack.fcgi_sock, snippet)
+    assert n == 3  # the service, the token check, the pages
+    snippet, n = re.subn(r"/usr/share/pwreset/static/", STATIC + "/",
+                         snippet)
     assert n == 1
     inc = os.path.join(scratch, "pwreset.conf")
     with open(inc, "w") as f:
@@ -169,6 +202,7 @@ server.port = %(port)d
 server.errorlog = "%(d)s/logs/error.log"
 server.username = "nobody"
 server.groupname = "nogroup"
+mimetype.assign = (".css" => "text/css", ".js" => "text/javascript")
 include "%(inc)s"
 """ % {"www": www, "port": port, "d": scratch, "inc": inc})
     r = subprocess.run(["lighttpd", "-tt", "-f", conf], capture_output=True,

@@ -250,6 +250,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)route_name(m.route);
 	(void)route_accepts_json(slot[SLOT_ACCEPT]);
+	{
+		struct route_match pm;
+
+		/* The pages and the token check (SPEC §9): {member} decoded as
+		 * strictly as {group}. */
+		if (route_parse_page(prefix, prefix, slot[SLOT_URI],
+				     slot[SLOT_ACCEPT], &pm)) {
+			size_t n = strlen(pm.member);
+
+			if (pm.route < ROUTE_PAGE_CHANGE ||
+			    pm.route >= ROUTE__MAX ||
+			    (unsigned)pm.format >= FORMAT__MAX)
+				abort();
+			if (pm.route == ROUTE_SERVICE_MEMBER &&
+			    (n == 0 || n > ROUTE_MEMBER_MAX ||
+			     !utf8_valid(pm.member, n) ||
+			     memchr(pm.member, '/', n) != NULL ||
+			     urlenc_has_control(pm.member, n)))
+				abort();
+			if (pm.route != ROUTE_SERVICE_MEMBER && n != 0)
+				abort();
+		}
+	}
 	check_answer(m.format, e == PWR_OK ? PWR_E_UNKNOWN_GROUP : e,
 		     slot[SLOT_URI]);
 	free(copy);

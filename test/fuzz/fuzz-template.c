@@ -100,6 +100,14 @@ write_default(void)
 				 mail_kind_name((enum mail_kind)k), exts[p]);
 			write_file("default", name, s, strlen(s));
 		}
+	/* The default set must also hold every page (SPEC §9). */
+	for (int k = 0; k < PAGE__MAX; k++) {
+		static const char page[] = "<p>{page.message}</p>";
+
+		snprintf(name, sizeof(name), "%s.html",
+			 page_name((enum page_kind)k));
+		write_file("default", name, page, sizeof(page) - 1);
+	}
 }
 
 static void
