@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "listen.h"
 #include "priv.h"
+#include "proctitle.h"
 #include "supervisor.h"
 #include "worker.h"
 
@@ -48,6 +49,9 @@ main(int argc, char *argv[])
 	    {NULL, 0, NULL, 0},
 	};
 
+	/* Before anything reads the environment through a pointer it keeps:
+	 * the environment moves to the heap here. */
+	proctitle_init(argc, argv);
 	while ((ch = getopt_long(argc, argv, "nc:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':

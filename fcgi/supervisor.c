@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "proctitle.h"
 #include "supervisor.h"
 
 #define BACKOFF_MIN_MS 250   /* first delay after a quick death */
@@ -176,8 +177,12 @@ slot_start(struct sup *s, struct slot *sl)
 		return;
 	}
 	if (pid == 0) {
+		char title[32];
 		int rc;
 
+		snprintf(title, sizeof(title), "pwreset: %s",
+			 child_names[sl->kind]);
+		proctitle_set(title);
 		if (sl->kind == CHILD_MAILER) {
 			close(s->listen_fd);
 			rc = worker_mailer_run(s->wc);
