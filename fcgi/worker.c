@@ -189,15 +189,17 @@ worker_serve_status(struct worker *w, FCGX_Request *req, enum status_page page,
 		    const char *method, const char *uri)
 {
 	struct buf out = {0};
-	bool db_ok = status_wants_ping(page, method) && app_ping(w->app);
+	bool ask = status_wants_ping(page, method);
+	bool db_ok = ask && app_ping(w->app);
+	char m[METHOD_LOG_MAX + 1]; /* the params die with the request */
 
+	snprintf(m, sizeof(m), "%s", method != NULL ? method : "-");
 	status_render(&out, page, method, uri, w->counters, db_ok);
 	FCGX_PutStr(out.p, (int)out.len, req->out);
 	worker_drain(req);
 	FCGX_Finish_r(req);
-	log_debug("%s %s %s", method != NULL ? method : "-",
-		  page == STATUS_PAGE_PING ? "ping" : "status",
-		  page == STATUS_PAGE_PING && !db_ok ? "503" : "200");
+	log_debug("%s %s%s", m, page == STATUS_PAGE_PING ? "ping" : "status",
+		  ask && !db_ok ? ": database unavailable" : "");
 	buf_free(&out);
 }
 
