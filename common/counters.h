@@ -53,6 +53,13 @@ struct counters {
 	atomic_int seats[COUNTERS_SEATS_MAX];
 };
 
+/* Shared between processes, an atomic must work without a lock (a lock
+ * would live in one process's memory): C11 promises that only for the
+ * always-lock-free types. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_LONG_LOCK_FREE == 2 &&
+		   ATOMIC_LLONG_LOCK_FREE == 2,
+	       "the shared counters need lock-free atomics");
+
 /* The upper bounds of the finite latency buckets, in milliseconds. */
 static const unsigned counters_latency_bounds_ms[COUNTERS_LATENCY_FINITE] = {
     5, 10, 25, 50, 100, 250, 500, 1000, 2500};
