@@ -73,6 +73,10 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage(stderr, 2);
 	path = config_path(carg);
+	/* Until the configuration says otherwise: stderr, with the journal's
+	 * priorities when it is the journal, so that a configuration error
+	 * at start is an error there too. */
+	log_init("pwreset", LOG_TARGET_STDERR, LOG_LEVEL_INFO);
 
 	if (worker_conf_load(&wc, path, err, sizeof(err)) != 0) {
 		if (check)
