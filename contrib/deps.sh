@@ -10,7 +10,8 @@ set -euo pipefail
 PACKAGES=(
 	build-essential meson ninja-build pkg-config clang clang-format
 	libfcgi-dev libpq-dev libmxml-dev libesmtp-dev libargon2-dev
-	libinih-dev libssl-dev libcmocka-dev libunistring-dev john-data
+	libinih-dev libssl-dev libcmocka-dev libunistring-dev libsystemd-dev
+	john-data
 	postgresql postgresql-contrib nginx-light spawn-fcgi lighttpd
 	python3 python3-aiosmtpd python3-pytest python3-psycopg2 curl mandoc
 	ca-certificates openssl valgrind libclang-rt-14-dev libexpat1-dev wrk

@@ -121,6 +121,29 @@ app_connect(struct app *a)
 		log_warn("worker: database: %s", store_errmsg(a->store));
 }
 
+bool
+app_ping(struct app *a)
+{
+	struct store_group g;
+
+	/* The store has no statement of its own for this: a lookup of group
+	 * id 0, which never exists, costs one indexed read and says the
+	 * same: STORE_NOT_FOUND is an answer, STORE_UNAVAILABLE is not. */
+	switch (store_group_by_id(a->store, 0, &g)) {
+	case STORE_OK:
+	case STORE_NOT_FOUND:
+		return true;
+	default:
+		return false;
+	}
+}
+
+void
+app_set_counters(struct app *a, struct counters *c)
+{
+	a->mailer.counters = c;
+}
+
 int
 app_mailer_run(struct app *a, volatile sig_atomic_t *stop)
 {

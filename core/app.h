@@ -19,6 +19,7 @@
 #define PWR_APP_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -26,6 +27,7 @@
 
 struct mail_templates;
 struct banned;
+struct counters;
 
 struct app_conf {
 	struct config cfg;
@@ -53,6 +55,15 @@ struct reset_env *app_reset_env(struct app *a);
  * start-up rather than at the first request; a failure is only logged
  * (the requests would answer 0503 either way). */
 void app_connect(struct app *a);
+
+/* Whether the database answers now: one round trip (connecting first if
+ * needed).  For [service] ping_path; a failure is not logged (a monitor
+ * asks often, and the requests log the outage anyway). */
+bool app_ping(struct app *a);
+
+/* Count deliveries (the mailer's and a worker's own attempts) in c, the
+ * supervisor's shared counters (borrowed; NULL: none). */
+void app_set_counters(struct app *a, struct counters *c);
 
 /* The mailer process's loop until *stop becomes non-zero: 0 on a clean
  * stop, 1 otherwise. */

@@ -57,6 +57,8 @@ enum key {
 	KEY_SERVICE_GLOBAL_TEMPLATE,
 	KEY_SERVICE_LINK_TEMPLATE,
 	KEY_SERVICE_TRUSTED_PROXIES,
+	KEY_SERVICE_STATUS_PATH,
+	KEY_SERVICE_PING_PATH,
 	KEY_ARGON2_M_COST,
 	KEY_ARGON2_T_COST,
 	KEY_ARGON2_PARALLELISM,
@@ -114,6 +116,7 @@ struct ckey {
 
 static bool check_hosturl(const char *, char *, size_t);
 static bool check_site_prefix(const char *, char *, size_t);
+static bool check_opt_url_path(const char *, char *, size_t);
 static bool check_domain(const char *, char *, size_t);
 static bool check_listen(const char *, char *, size_t);
 static bool check_user(const char *, char *, size_t);
@@ -211,6 +214,10 @@ static const struct ckey keys[KEY__MAX] = {
     [KEY_SERVICE_TRUSTED_PROXIES] =
 	STR("service", "trusted_proxies", service.trusted_proxies,
 	    check_proxies, ""),
+    [KEY_SERVICE_STATUS_PATH] = STR(
+	"service", "status_path", service.status_path, check_opt_url_path, ""),
+    [KEY_SERVICE_PING_PATH] =
+	STR("service", "ping_path", service.ping_path, check_opt_url_path, ""),
     [KEY_ARGON2_M_COST] =
 	NUM("argon2", "m_cost", CT_U32, argon2.m_cost, 8, 4194304, "19456"),
     [KEY_ARGON2_T_COST] =
@@ -583,6 +590,13 @@ config_check_all(struct parse *p)
 		parse_fail(p,
 			   "[argon2] m_cost must be at least 8 x parallelism");
 	}
+	/* One path cannot answer two ways. */
+	if (c->service.status_path[0] != '\0' &&
+	    strcmp(c->service.status_path, c->service.ping_path) == 0) {
+		p->line = p->key_line[KEY_SERVICE_PING_PATH];
+		parse_fail(p, "[service] ping_path must differ from "
+			      "status_path");
+	}
 }
 
 int
@@ -700,6 +714,14 @@ check_site_prefix(const char *v, char *why, size_t whylen)
 		}
 	}
 	return true;
+}
+
+/* status_path, ping_path: "" (off) or an absolute path a request's
+ * REQUEST_URI is compared with, spelt like site_prefix. */
+static bool
+check_opt_url_path(const char *v, char *why, size_t whylen)
+{
+	return check_site_prefix(v, why, whylen);
 }
 
 static bool

@@ -55,6 +55,8 @@ struct config {
 		char *link_template;   /* placeholders {hosturl} {member.id}
 					  {token} ... */
 		char *trusted_proxies; /* "127.0.0.1,10.0.0.0/8" */
+		char *status_path;     /* "" → no status page; "/status" */
+		char *ping_path;       /* "" → no ping answer; "/ping" */
 	} service;
 
 	struct {

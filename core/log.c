@@ -7,6 +7,15 @@
  *
  *	2026-11-25T08:49:26Z pwreset[1234] info: message
  *
+ * When stderr is the journal (systemd sets JOURNAL_STREAM to the
+ * "device:inode" of the stream it gave us, and fstat(2) of fd 2 agrees),
+ * each line instead starts with the syslog priority in angle brackets,
+ * the sd-daemon(3) convention journald turns into the entry's PRIORITY,
+ * and drops the time stamp the journal adds itself; the "pwreset[PID]"
+ * stays, since every process of a supervisor shares its stream:
+ *
+ *	<4>pwreset[1234] warn: message
+ *
  * Control characters in the message (a client-supplied path, say) are
  * replaced by '?' so that nobody can forge a log line.  errno is preserved
  * across every call, so a caller may log and then still look at it.
@@ -15,6 +24,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +53,42 @@ static char log_ident[LOG_IDENT_MAX] = "pwreset";
 static enum log_target log_target = LOG_TARGET_STDERR;
 static enum log_level log_level = LOG_LEVEL_INFO;
 static bool log_syslog_open;
+static bool log_journal; /* stderr is the journal: "<N>" prefixes */
+
+/* One decimal number of a JOURNAL_STREAM value, up to stop. */
+static bool
+log_parse_id(const char *s, char stop, const char **end,
+	     unsigned long long *out)
+{
+	char *e;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*out = strtoull(s, &e, 10);
+	if (errno != 0 || *e != stop)
+		return false;
+	*end = e;
+	return true;
+}
+
+/* Whether JOURNAL_STREAM names the stream fd 2 is: a stderr redirected
+ * elsewhere (by a script, or a test) must get plain lines. */
+static bool
+log_stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM"), *p;
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (v == NULL || !log_parse_id(v, ':', &p, &dev) ||
+	    !log_parse_id(p + 1, '\0', &p, &ino))
+		return false;
+	if (fstat(STDERR_FILENO, &st) != 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
 
 void
 log_init(const char *ident, enum log_target target, enum log_level level)
@@ -54,6 +101,7 @@ log_init(const char *ident, enum log_target target, enum log_level level)
 	}
 	log_target = target;
 	log_level = level;
+	log_journal = target == LOG_TARGET_STDERR && log_stderr_is_journal();
 	if (target == LOG_TARGET_SYSLOG) {
 		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 		log_syslog_open = true;
@@ -91,7 +139,7 @@ log_emit(enum log_level level, const char *errstr, const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_MAX];
 	char line[LOG_LINE_MAX + 128];
-	char stamp[32];
+	char head[32];
 	struct tm tm;
 	time_t now;
 	int n;
@@ -107,11 +155,17 @@ log_emit(enum log_level level, const char *errstr, const char *fmt, va_list ap)
 			syslog(levels[level].priority, "%s", msg);
 		return;
 	}
-	now = time(NULL);
-	if (gmtime_r(&now, &tm) == NULL ||
-	    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(stamp, sizeof(stamp), "-");
-	n = snprintf(line, sizeof(line), "%s %s[%ld] %s: %s%s%s\n", stamp,
+	/* The line's head: the journal's priority, or our time stamp. */
+	if (log_journal) {
+		snprintf(head, sizeof(head), "<%d>", levels[level].priority);
+	} else {
+		now = time(NULL);
+		if (gmtime_r(&now, &tm) == NULL ||
+		    strftime(head, sizeof(head), "%Y-%m-%dT%H:%M:%SZ ", &tm) ==
+			0)
+			snprintf(head, sizeof(head), "- ");
+	}
+	n = snprintf(line, sizeof(line), "%s%s[%ld] %s: %s%s%s\n", head,
 		     log_ident, (long)getpid(), levels[level].name, msg,
 		     errstr != NULL ? ": " : "", errstr != NULL ? errstr : "");
 	if (n < 0)

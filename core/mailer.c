@@ -202,6 +202,15 @@ mailer_lease_s(const struct config *cfg)
 	       cfg->smtp.final_timeout + MAILER_LEASE_EXTRA_S;
 }
 
+/* The shared counters see every attempt's outcome (the mailer's and a
+ * worker's own first attempt alike). */
+static void
+mailer_count(struct mailer *m, enum counters_mail what)
+{
+	if (m->counters != NULL)
+		counters_add(&m->counters->mail[what], 1);
+}
+
 /* One attempt on a claimed row, and its outcome recorded.  session_s > 0
  * bounds the whole SMTP session (someone waits for it). */
 static enum mailer_rc
@@ -252,6 +261,7 @@ mailer_attempt(struct mailer *m, const struct store_outbox_job *j,
 
 	if (sr == SMTP_SENT) {
 		rc = MAILER_SENT;
+		mailer_count(m, COUNTERS_MAIL_SENT);
 		log_info("mail %" PRId64 " to *@%s: sent (attempt %d)", job.id,
 			 domain, job.attempts);
 		src = store_mail_sent(m->store, job.id);
@@ -274,13 +284,17 @@ mailer_attempt(struct mailer *m, const struct store_outbox_job *j,
 		rc = permanent ? MAILER_FAILED : MAILER_RETRY;
 		mailer_redact(shown, sizeof(shown), reason, job.recipient,
 			      domain);
+		mailer_count(m, permanent ? COUNTERS_MAIL_FAILED
+					  : COUNTERS_MAIL_DEFERRED);
+		/* A message given up is an error, an attempt that will be
+		 * repeated a warning: a relay outage shows at level = warn. */
 		if (permanent)
-			log_info("mail %" PRId64 " to *@%s: failed for good "
-				 "(attempt %d of %d): %s",
-				 job.id, domain, job.attempts,
-				 cfg->mail.max_attempts, shown);
+			log_error("mail %" PRId64 " to *@%s: failed for good "
+				  "(attempt %d of %d): %s",
+				  job.id, domain, job.attempts,
+				  cfg->mail.max_attempts, shown);
 		else
-			log_info("mail %" PRId64 " to *@%s: attempt %d of %d "
+			log_warn("mail %" PRId64 " to *@%s: attempt %d of %d "
 				 "failed, next in %d s: %s",
 				 job.id, domain, job.attempts,
 				 cfg->mail.max_attempts, retry_s, shown);

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "../common/counters.h"
 #include "config.h"
 #include "../sql/store.h"
 
@@ -23,6 +24,8 @@ struct mailer {
 	struct store *store;  /* borrowed */
 	char *smtp_password;  /* owned, read from [smtp] password_file */
 	struct smtp_tls *tls; /* owned, made at the first delivery */
+	/* borrowed, or NULL: the supervisor's shared counters */
+	struct counters *counters;
 };
 
 /* Prepare a mailer (reads the SMTP password file).  0, or -1 (logged). */

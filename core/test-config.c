@@ -118,6 +118,8 @@ test_defaults(void **state)
 	assert_int_equal(c.service.max_body, 16384);
 	assert_string_equal(c.service.listen, "");
 	assert_int_equal(c.service.listen_mode, 0660);
+	assert_string_equal(c.service.status_path, "");
+	assert_string_equal(c.service.ping_path, "");
 	assert_string_equal(c.service.user, "");
 	assert_int_equal(c.service.shutdown_timeout, 10);
 	assert_string_equal(c.service.template_dir,
@@ -469,6 +471,14 @@ test_strings(void **state)
 	load_ok("[service]\nsite_prefix = /a/b-c\n", &c);
 	assert_string_equal(c.service.site_prefix, "/a/b-c");
 	config_free(&c);
+	expect_error("[service]\nstatus_path = status\n", 2, "start with '/'");
+	expect_error("[service]\nping_path = /ping?x\n", 2, "only letters");
+	expect_error("[service]\nstatus_path = /s\nping_path = /s\n", 3,
+		     "must differ");
+	load_ok("[service]\nstatus_path = /status\nping_path = /ping\n", &c);
+	assert_string_equal(c.service.status_path, "/status");
+	assert_string_equal(c.service.ping_path, "/ping");
+	config_free(&c);
 	expect_error("[service]\nemaildomain =\n", 2, "must not be empty");
 	expect_error("[service]\nemaildomain = a b\n", 2, "only letters");
 	expect_error("[service]\nlisten = unix:run/sock\n", 2, "absolute");
@@ -585,6 +595,8 @@ static const char *const sample_keys[] = {
     "service.global_template",
     "service.link_template",
     "service.trusted_proxies",
+    "service.status_path",
+    "service.ping_path",
     "argon2.m_cost",
     "argon2.t_cost",
     "argon2.parallelism",

@@ -6,9 +6,10 @@
  * grep it.  The windowed figures cover the last STORE_STATS_WINDOW_S
  * seconds.  pwreset keeps no per-request table (on purpose: the database
  * holds what a reset needs, not a traffic log), so the number of requests
- * and their outcomes are not here: the last line says so and points at the
- * log, which has one line per request.  Two outcomes do leave a trace and
- * are shown: a step 1 that issued a token, and a step 2 that changed a
+ * and their outcomes are not here: they live in the running service's
+ * memory, and the last line points at [service] status_path, the page
+ * that shows them (or says how to turn it on).  Two outcomes do leave a trace
+ * and are shown: a step 1 that issued a token, and a step 2 that changed a
  * password.
  */
 #include <inttypes.h>
@@ -45,7 +46,12 @@ cmd_stats(struct ctl *c)
 	stats_line("tokens_expired", s.tokens_expired);
 	stats_line("tokens_invalidated", s.tokens_invalidated);
 	stats_line("password_changes", s.password_changes);
-	printf("requests: not recorded in the database (no per-request "
-	       "table; the pwreset log has one line per request)\n");
+	if (c->cfg.service.status_path[0] != '\0')
+		printf("requests: live counters at [service] status_path %s "
+		       "(Prometheus text, through the web server)\n",
+		       c->cfg.service.status_path);
+	else
+		printf("requests: live counters off; set [service] "
+		       "status_path to see them (pwreset.conf(5))\n");
 	return CTL_EXIT_OK;
 }

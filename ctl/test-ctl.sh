@@ -296,7 +296,10 @@ fi
 run 0 stats
 expect out '^outbox_pending: 0$'
 expect out '^outbox_oldest_pending_s: -$'
-expect out '^requests: not recorded'
+expect out '^requests: live counters off; set \[service\] status_path'
+{ cat "$DIR/ok.conf"; printf '[service]\nstatus_path = /status\n'; } >"$DIR/status.conf"
+run 0 -c "$DIR/status.conf" stats
+expect out '^requests: live counters at \[service\] status_path /status '
 run 2 stats extra
 run 1 -c "$DIR/down.conf" stats
 expect err '^pwreset-ctl: cannot reach the database'

@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "listen.h"
 #include "priv.h"
+#include "proctitle.h"
 #include "supervisor.h"
 #include "worker.h"
 
@@ -48,6 +49,9 @@ main(int argc, char *argv[])
 	    {NULL, 0, NULL, 0},
 	};
 
+	/* Before anything reads the environment through a pointer it keeps:
+	 * the environment moves to the heap here. */
+	proctitle_init(argc, argv);
 	while ((ch = getopt_long(argc, argv, "nc:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
@@ -69,6 +73,10 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage(stderr, 2);
 	path = config_path(carg);
+	/* Until the configuration says otherwise: stderr, with the journal's
+	 * priorities when it is the journal, so that a configuration error
+	 * at start is an error there too. */
+	log_init("pwreset", LOG_TARGET_STDERR, LOG_LEVEL_INFO);
 
 	if (worker_conf_load(&wc, path, err, sizeof(err)) != 0) {
 		if (check)

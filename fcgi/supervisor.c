@@ -14,12 +14,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "proctitle.h"
 #include "supervisor.h"
 
 #define BACKOFF_MIN_MS 250   /* first delay after a quick death */
@@ -41,6 +44,7 @@ _Static_assert(sizeof(child_names) / sizeof(child_names[0]) == CHILD__MAX,
 struct slot {
 	enum child_kind kind;
 	pid_t pid; /* 0: not running, start at due */
+	int seat;  /* its worker's in counters->seats, or -1 */
 	struct timespec started;
 	long delay_ms; /* the backoff of this slot */
 	struct timespec due;
@@ -50,6 +54,7 @@ struct slot {
 struct retiree {
 	enum child_kind kind;
 	pid_t pid;
+	int seat;
 	bool signalled; /* SIGTERM sent; SIGKILL at kill_at */
 	bool killed;
 	struct timespec kill_at;
@@ -64,6 +69,12 @@ struct sup {
 	size_t nold, oldcap;
 	bool stopping, killed;
 	struct timespec kill_at;
+	/* Shared with every child (MAP_SHARED, made before the first fork):
+	 * the status page's figures. */
+	struct counters *counters;
+	/* READY=1 is due once this round of children is forked (at start,
+	 * after a reload). */
+	bool notify_ready;
 };
 
 static volatile sig_atomic_t got_term, got_hup, got_chld, got_alrm;
@@ -153,6 +164,7 @@ slots_setup(struct sup *s)
 		abort();
 	for (size_t i = 0; i < s->nslots; i++) {
 		s->slots[i].kind = i < workers ? CHILD_WORKER : CHILD_MAILER;
+		s->slots[i].seat = -1;
 		s->slots[i].due = t;
 	}
 }
@@ -164,25 +176,58 @@ backoff_next(long delay_ms)
 	return delay_ms > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay_ms;
 }
 
+/* A free seat for a new worker, marked idle; -1 when all are held (its
+ * busy state then goes unshown). */
+static int
+seat_take(struct sup *s)
+{
+	for (int i = 0; i < COUNTERS_SEATS_MAX; i++) {
+		if (atomic_load(&s->counters->seats[i]) == COUNTERS_SEAT_FREE) {
+			atomic_store(&s->counters->seats[i],
+				     COUNTERS_SEAT_IDLE);
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* The child holding seat is gone (it cannot write there any more). */
+static void
+seat_free(struct sup *s, int seat)
+{
+	if (seat >= 0)
+		atomic_store(&s->counters->seats[seat], COUNTERS_SEAT_FREE);
+}
+
 static void
 slot_start(struct sup *s, struct slot *sl)
 {
-	pid_t pid = fork();
+	pid_t pid;
+
+	sl->seat = sl->kind == CHILD_WORKER ? seat_take(s) : -1;
+	pid = fork();
 
 	if (pid < 0) {
 		log_errno("cannot fork a %s", child_names[sl->kind]);
+		seat_free(s, sl->seat);
+		sl->seat = -1;
 		sl->delay_ms = backoff_next(sl->delay_ms);
 		sl->due = ts_add_ms(now(), sl->delay_ms);
 		return;
 	}
 	if (pid == 0) {
+		char title[32];
 		int rc;
 
+		snprintf(title, sizeof(title), "pwreset: %s",
+			 child_names[sl->kind]);
+		proctitle_set(title);
 		if (sl->kind == CHILD_MAILER) {
 			close(s->listen_fd);
-			rc = worker_mailer_run(s->wc);
+			rc = worker_mailer_run(s->wc, s->counters);
 		} else {
-			rc = worker_run(s->wc, s->listen_fd);
+			rc = worker_run(s->wc, s->listen_fd, s->counters,
+					sl->seat);
 		}
 		/* No exit(): atexit handlers and stdio buffers are the
 		 * supervisor's. */
@@ -226,6 +271,8 @@ slot_died(struct sup *s, struct slot *sl, int status)
 
 	describe_status(status, how, sizeof(how));
 	sl->pid = 0;
+	seat_free(s, sl->seat);
+	sl->seat = -1;
 	if (s->stopping) {
 		log_debug("%s %s", child_names[sl->kind], how);
 		return;
@@ -268,6 +315,7 @@ reap(struct sup *s)
 				log_debug("retired %s %ld %s",
 					  child_names[s->old[i].kind],
 					  (long)pid, how);
+				seat_free(s, s->old[i].seat);
 				s->old[i] = s->old[--s->nold];
 				found = true;
 			}
@@ -317,6 +365,7 @@ begin_stop(struct sup *s)
 	struct timespec t = now();
 
 	s->stopping = true;
+	sd_notify(0, "STOPPING=1");
 	s->kill_at =
 	    ts_add_ms(t, s->wc->app.cfg.service.shutdown_timeout * 1000L);
 	for (size_t i = 0; i < s->nslots; i++)
@@ -355,7 +404,8 @@ retire_push(struct sup *s, const struct slot *sl)
 		s->old = p;
 		s->oldcap = cap;
 	}
-	s->old[s->nold++] = (struct retiree){.kind = sl->kind, .pid = sl->pid};
+	s->old[s->nold++] = (struct retiree){
+	    .kind = sl->kind, .pid = sl->pid, .seat = sl->seat};
 }
 
 static void
@@ -370,6 +420,10 @@ reload(struct sup *s)
 	if (path == NULL)
 		abort();
 	log_info("reloading %s", path);
+	sd_notify(0, "RELOADING=1");
+	/* READY=1 again once the new children are forked, or at once when
+	 * the previous set-up stays. */
+	s->notify_ready = true;
 	if (worker_conf_load(&nw, path, err, sizeof(err)) != 0) {
 		log_error("reload failed, still running the previous "
 			  "configuration: %s",
@@ -445,7 +499,7 @@ int
 supervisor_run(struct worker_conf *wc, int listen_fd)
 {
 	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGALRM};
-	struct sup s = {.wc = wc, .listen_fd = listen_fd};
+	struct sup s = {.wc = wc, .listen_fd = listen_fd, .notify_ready = true};
 	struct sigaction sa;
 	sigset_t block, orig, waitmask;
 
@@ -464,6 +518,14 @@ supervisor_run(struct worker_conf *wc, int listen_fd)
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigdelset(&waitmask, sigs[i]);
 
+	/* Zeroed by the kernel: every counter 0, every seat free. */
+	s.counters = mmap(NULL, sizeof(*s.counters), PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (s.counters == MAP_FAILED) {
+		log_errno("cannot map the shared counters");
+		sigprocmask(SIG_SETMASK, &orig, NULL);
+		return 1;
+	}
 	slots_setup(&s);
 	log_info("starting %zu workers and a mailer", s.nslots - 1);
 	for (;;) {
@@ -493,11 +555,20 @@ supervisor_run(struct worker_conf *wc, int listen_fd)
 		} else {
 			/* New children first, then the old ones go. */
 			start_due(&s, t);
+			if (s.notify_ready) {
+				/* Without NOTIFY_SOCKET, a no-op. */
+				sd_notifyf(0,
+					   "READY=1\nSTATUS=%zu workers and a "
+					   "mailer",
+					   s.nslots - 1);
+				s.notify_ready = false;
+			}
 			retire_step(&s, t);
 		}
 		sleep_until_signal(&s, &waitmask);
 	}
 	log_info("stopped");
+	munmap(s.counters, sizeof(*s.counters));
 	free(s.slots);
 	free(s.old);
 	sigprocmask(SIG_SETMASK, &orig, NULL);

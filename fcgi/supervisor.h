@@ -15,6 +15,11 @@
  *   here throughout, so no connection is refused.  The keys that the
  *   configuration table marks restart-only ([service] listen, listen_mode,
  *   user) take effect only at a restart; a reload that changes one warns.
+ * - before the first fork it maps the struct counters (common/counters.h)
+ *   every child writes to, for the status page; it outlives reloads;
+ * - sd_notify(3): READY=1 once the first children are forked, RELOADING=1
+ *   and READY=1 around a reload, STOPPING=1 on SIGTERM (nothing without
+ *   NOTIFY_SOCKET).
  */
 #ifndef PWR_FCGI_SUPERVISOR_H
 #define PWR_FCGI_SUPERVISOR_H

@@ -35,6 +35,7 @@
 #include "request.h"
 #include "response.h"
 #include "route.h"
+#include "status.h"
 #include "worker.h"
 
 /* Body bytes read and thrown away after an answer so that a kept-open
@@ -135,7 +136,10 @@ child_signals(bool block_stop, sigset_t *waitmask)
 
 struct worker {
 	const struct worker_conf *wc;
-	struct reset_env *env; /* the worker's struct app's */
+	struct app *app;
+	struct reset_env *env;	   /* app's */
+	struct counters *counters; /* the supervisor's, or NULL */
+	int seat;		   /* this worker's in counters->seats, or -1 */
 };
 
 static ssize_t
@@ -170,13 +174,42 @@ worker_drain(FCGX_Request *req)
 }
 
 static long
-elapsed_ms(const struct timespec *t0)
+elapsed_us(const struct timespec *t0)
 {
 	struct timespec t1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (long)(t1.tv_sec - t0->tv_sec) * 1000 +
-	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
+	return (long)(t1.tv_sec - t0->tv_sec) * 1000000 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+/* The status page or the ping: answered here, not counted, not logged
+ * at info (a monitor asks every few seconds). */
+static void
+worker_serve_status(struct worker *w, FCGX_Request *req, enum status_page page,
+		    const char *method, const char *uri)
+{
+	struct buf out = {0};
+	bool ask = status_wants_ping(page, method);
+	bool db_ok = ask && app_ping(w->app);
+	char m[METHOD_LOG_MAX + 1]; /* the params die with the request */
+
+	snprintf(m, sizeof(m), "%s", method != NULL ? method : "-");
+	status_render(&out, page, method, uri, w->counters, db_ok);
+	FCGX_PutStr(out.p, (int)out.len, req->out);
+	worker_drain(req);
+	FCGX_Finish_r(req);
+	log_debug("%s %s%s", m, page == STATUS_PAGE_PING ? "ping" : "status",
+		  ask && !db_ok ? ": database unavailable" : "");
+	buf_free(&out);
+}
+
+static void
+worker_seat(struct worker *w, enum counters_seat state)
+{
+	if (w->counters != NULL && w->seat >= 0)
+		atomic_store_explicit(&w->counters->seats[w->seat], (int)state,
+				      memory_order_relaxed);
 }
 
 static void
@@ -194,12 +227,19 @@ worker_serve(struct worker *w, FCGX_Request *req)
 	bool unread, page;
 	int status;
 	char method[METHOD_LOG_MAX + 1]; /* the params die with the request */
+	enum status_page spage;
 	enum pwr_err e;
+	long us;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < CGI__MAX; i++)
 		cgi.v[i] = FCGX_GetParam(cgi_param_name(i), req->envp);
 	uri = cgi.v[CGI_REQUEST_URI];
+	if ((spage = status_page_of(cfg, uri)) != STATUS_PAGE_NONE) {
+		worker_serve_status(w, req, spage, cgi.v[CGI_REQUEST_METHOD],
+				    uri);
+		return;
+	}
 	snprintf(method, sizeof(method), "%s",
 		 cgi.v[CGI_REQUEST_METHOD] ? cgi.v[CGI_REQUEST_METHOD] : "-");
 
@@ -239,10 +279,13 @@ worker_serve(struct worker *w, FCGX_Request *req)
 	worker_drain(req);
 	FCGX_Finish_r(req);
 
+	us = elapsed_us(&t0);
+	status_count_answer(w->counters, res.err, res.status,
+			    (uint_least64_t)us);
 	log_info("%s %s %d %s %ldms %s", method, route_name(m.route), status,
 		 res.err == PWR_OK ? response_status_name(res.status)
 				   : pwr_err_id(res.err),
-		 elapsed_ms(&t0), rq.client);
+		 us / 1000, rq.client);
 	/* Step 1's write comes after the answer has gone, so that known and
 	 * unknown identifiers answer after the same work. */
 	reset_finish(w->env, &res.deferred);
@@ -286,10 +329,11 @@ worker_wait(int fd, const struct timespec *timeout, const sigset_t *waitmask)
 }
 
 int
-worker_run(const struct worker_conf *wc, int listen_fd)
+worker_run(const struct worker_conf *wc, int listen_fd,
+	   struct counters *counters, int seat)
 {
 	const struct config *cfg = &wc->app.cfg;
-	struct worker w = {.wc = wc};
+	struct worker w = {.wc = wc, .counters = counters, .seat = seat};
 	struct app *app = NULL;
 	bool req_ok = false;
 	FCGX_Request req;
@@ -301,6 +345,8 @@ worker_run(const struct worker_conf *wc, int listen_fd)
 	child_signals(true, &waitmask);
 	if (app_open(&wc->app, &app) != 0)
 		goto out;
+	app_set_counters(app, counters);
+	w.app = app;
 	w.env = app_reset_env(app);
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, listen_fd, 0) != 0) {
 		log_error("worker: cannot initialise libfcgi");
@@ -339,7 +385,9 @@ worker_run(const struct worker_conf *wc, int listen_fd)
 				  a > -9000 ? strerror(-a) : "libfcgi error");
 			goto out;
 		}
+		worker_seat(&w, COUNTERS_SEAT_BUSY);
 		worker_serve(&w, &req);
+		worker_seat(&w, COUNTERS_SEAT_IDLE);
 		served++;
 		trim_due = true;
 	}
@@ -353,15 +401,17 @@ out:
 }
 
 int
-worker_mailer_run(const struct worker_conf *wc)
+worker_mailer_run(const struct worker_conf *wc, struct counters *counters)
 {
 	struct app *app = NULL;
 	sigset_t waitmask;
 	int rc = 1;
 
 	child_signals(false, &waitmask);
-	if (app_open(&wc->app, &app) == 0)
+	if (app_open(&wc->app, &app) == 0) {
+		app_set_counters(app, counters);
 		rc = app_mailer_run(app, &worker_stop);
+	}
 	app_close(app);
 	return rc;
 }

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 
+#include "common/counters.h"
 #include "core/app.h"
 #include "proxy.h"
 
@@ -36,10 +37,14 @@ void worker_conf_free(struct worker_conf *wc);
 
 /* Serve FastCGI requests on listen_fd (a listening socket, non-blocking)
  * until [service] max_requests are served or SIGTERM/SIGINT arrives.
+ * counters (the supervisor's shared ones, or NULL) count each answer;
+ * counters->seats[seat] (seat -1: none) says whether this worker is busy.
  * Returns 0, or 1 when the worker could not start or accept failed. */
-int worker_run(const struct worker_conf *wc, int listen_fd);
+int worker_run(const struct worker_conf *wc, int listen_fd,
+	       struct counters *counters, int seat);
 
-/* Deliver the outbox (mailer_run) until SIGTERM/SIGINT.  0 or 1. */
-int worker_mailer_run(const struct worker_conf *wc);
+/* Deliver the outbox (mailer_run) until SIGTERM/SIGINT, counting each
+ * attempt in counters (or NULL).  0 or 1. */
+int worker_mailer_run(const struct worker_conf *wc, struct counters *counters);
 
 #endif

@@ -53,6 +53,10 @@ PYTHON = "/usr/bin/python3"
 SINK = os.path.join(SRC_DIR, "test", "smtp_sink.py")
 PREFIX = "/ps"
 TEST_DB = "pwreset_test"
+# What tests set [service] status_path and ping_path to; nginx passes these
+# paths on (from loopback), whether pwreset serves them or not.
+STATUS_PATH = "/status"
+PING_PATH = "/ping"
 
 # Ordered so the generated file reads like the sample configuration.
 BASE_CONFIG = [
@@ -765,11 +769,20 @@ class Stack:
 			fastcgi_pass unix:%(sock)s;
 			client_max_body_size 1m;
 		}
+		# [service] status_path and ping_path when a test sets them
+		# (STATUS_PATH, PING_PATH); pwreset answers 0102 when not.
+		location ~ ^(%(status)s|%(ping)s)$ {
+			allow 127.0.0.1;
+			allow ::1;
+			deny all;
+			include /etc/nginx/fastcgi_params;
+			fastcgi_pass unix:%(sock)s;
+		}
 		location / { return 404; }
 	}
 }
 """ % {"port": self.nginx_port, "location": location,
-       "sock": self.fcgi_sock,
+       "sock": self.fcgi_sock, "status": STATUS_PATH, "ping": PING_PATH,
        "static": os.path.join(SRC_DIR, "mail-templates", "static")}
 
     def start_nginx(self):
