@@ -314,8 +314,9 @@ mailer_deliver(struct mailer *m, int64_t id)
 	if (src == STORE_NOT_FOUND)
 		return MAILER_IDLE;
 	if (src != STORE_OK) {
-		/* mailer_run() reports an unavailable database once. */
-		if (src == STORE_UNAVAILABLE)
+		/* mailer_run() reports an unavailable database, or one
+		 * that needs `pwreset-ctl migrate`, once. */
+		if (src == STORE_UNAVAILABLE || src == STORE_SCHEMA_OLD)
 			log_debug("mail: cannot claim a row: %s",
 				  store_errmsg(m->store));
 		else
