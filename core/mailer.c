@@ -353,11 +353,12 @@ mailer_deliver(struct mailer *m, int64_t id)
 		return MAILER_IDLE;
 	if (src != STORE_OK) {
 		/* mailer_run() reports an unavailable database, or one
-		 * that needs `pwreset-ctl migrate`, once. */
-		if (src == STORE_UNAVAILABLE || src == STORE_SCHEMA_OLD)
+		 * that needs `pwreset-ctl migrate`, once (the latter not
+		 * even at debug level: it cannot change by itself). */
+		if (src == STORE_UNAVAILABLE)
 			log_debug("mail: cannot claim a row: %s",
 				  store_errmsg(m->store));
-		else
+		else if (src != STORE_SCHEMA_OLD)
 			log_error("mail: cannot claim a row: %s",
 				  store_errmsg(m->store));
 		return MAILER_DB_ERROR;
