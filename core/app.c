@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "check.h"
 #include "log.h"
 #include "mailer.h"
 #include "password.h"
@@ -64,6 +65,8 @@ app_conf_load(struct app_conf *ac, const char *path, char *err, size_t errlen)
 			 c->smtp.password_file, strerror(errno));
 		goto fail;
 	}
+	if (app_check_start(c, err, errlen) != 0)
+		goto fail;
 	return 0;
 fail:
 	app_conf_free(ac);

@@ -33,6 +33,7 @@
 #include "common/xalloc.h"
 #include "config.h"
 #include "validate.h"
+#include "../mail-templates/mail.h"
 
 /* inih's line buffer (INI_MAX_LINE in the packaged library). */
 #define CONFIG_LINE_BUF 200
@@ -126,7 +127,7 @@ static bool check_set_name(const char *, char *, size_t);
 static bool check_link_template(const char *, char *, size_t);
 static bool check_proxies(const char *, char *, size_t);
 static bool check_host(const char *, char *, size_t);
-static bool check_nonempty(const char *, char *, size_t);
+static bool check_from(const char *, char *, size_t);
 
 /* Indexed by enum starttls_mode, enum password_policy, ... */
 static const char *const starttls_names[] = {"no", "try", "required", NULL};
@@ -235,7 +236,7 @@ static const struct ckey keys[KEY__MAX] = {
 	NUM("smtp", "timeout", CT_INT, smtp.timeout, 1, 300, "10"),
     [KEY_SMTP_FINAL_TIMEOUT] = NUM("smtp", "final_timeout", CT_INT,
 				   smtp.final_timeout, 1, 3600, "600"),
-    [KEY_MAIL_FROM] = STR("mail", "from", mail.from, check_nonempty,
+    [KEY_MAIL_FROM] = STR("mail", "from", mail.from, check_from,
 			  "pwreset <noreply@localhost>"),
     [KEY_MAIL_MAX_ATTEMPTS] =
 	NUM("mail", "max_attempts", CT_INT, mail.max_attempts, 1, 100, "8"),
@@ -566,6 +567,13 @@ config_on_key(void *user, const char *section, const char *name,
 		if (strcmp(keys[k].section, section) != 0 ||
 		    strcmp(keys[k].name, name) != 0)
 			continue;
+		/* inih would let the last one win: a second value is more
+		 * likely a paste gone wrong than a choice. */
+		if (p->key_line[k] != 0) {
+			parse_fail(p, "[%s] %s: set twice (first on line %d)",
+				   section, name, p->key_line[k]);
+			return 1;
+		}
 		if (!key_set(p->c, (enum key)k, value, why, sizeof(why)))
 			parse_fail(p, "[%s] %s: %s", section, name, why);
 		else
@@ -758,11 +766,17 @@ check_host(const char *v, char *why, size_t whylen)
 	return true;
 }
 
+/* The mailer refuses to start without an address to send from: parsed by
+ * the mail module's own rule, the one that writes the From header. */
 static bool
-check_nonempty(const char *v, char *why, size_t whylen)
+check_from(const char *v, char *why, size_t whylen)
 {
-	if (*v == '\0') {
-		snprintf(why, whylen, "must not be empty");
+	char addr[CONFIG_LINE_BUF];
+
+	if (mail_address_of(v, addr, sizeof(addr)) != 0) {
+		snprintf(why, whylen,
+			 "must hold an email address, as in "
+			 "\"Name <user@example.org>\"");
 		return false;
 	}
 	return true;
@@ -931,6 +945,33 @@ check_proxies(const char *v, char *why, size_t whylen)
 			return true;
 		s++; /* the comma */
 	}
+}
+
+size_t
+config_key_count(void)
+{
+	return KEY__MAX;
+}
+
+bool
+config_key_info(size_t i, struct config_key_info *out)
+{
+	const struct ckey *ck;
+
+	if (i >= KEY__MAX)
+		return false;
+	ck = &keys[i];
+	*out = (struct config_key_info){
+	    .section = ck->section,
+	    .name = ck->name,
+	    .numeric = ck->type == CT_INT || ck->type == CT_U32 ||
+		       ck->type == CT_SIZE || ck->type == CT_OCTAL,
+	    .octal = ck->type == CT_OCTAL,
+	    .min = ck->min,
+	    .max = ck->max,
+	    .def = ck->def,
+	};
+	return true;
 }
 
 /* Whether key k holds the same value in a and b. */

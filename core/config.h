@@ -119,6 +119,19 @@ const char *config_path(const char *arg);
 
 void config_free(struct config *c);
 
+/* One key of the table, for pwreset.conf(5)'s test: strings are static. */
+struct config_key_info {
+	const char *section, *name;
+	bool numeric; /* an integer with a range */
+	bool octal;   /* spelt in octal (min and max too) */
+	long min, max;
+	const char *def; /* as a file would spell it */
+};
+
+size_t config_key_count(void);
+/* false when i >= config_key_count(). */
+bool config_key_info(size_t i, struct config_key_info *out);
+
 /*
  * How many keys differ between old and new that SIGHUP cannot apply (the
  * key table says which: they need a restart).  Their "[section] name"s,

@@ -48,9 +48,10 @@ _Static_assert(sizeof(starttls_map) / sizeof(starttls_map[0]) ==
 		   STARTTLS_REQUIRED + 1,
 	       "starttls_map out of step with enum starttls_mode");
 
-/* Read the SMTP password: one line, the trailing line break removed. */
+/* Read the SMTP password: one line, the trailing line break removed.
+ * -1 with the reason in err (the password never). */
 static int
-mailer_read_password(const char *path, char **out)
+mailer_read_password(const char *path, char **out, char *err, size_t errlen)
 {
 	char buf[MAILER_PASSWORD_MAX + 2];
 	struct stat st;
@@ -59,11 +60,13 @@ mailer_read_password(const char *path, char **out)
 
 	*out = NULL;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
-		log_errno("[smtp] password_file %s", path);
+		snprintf(err, errlen, "[smtp] password_file %s: %s", path,
+			 strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		log_error("[smtp] password_file %s: not a regular file", path);
+		snprintf(err, errlen,
+			 "[smtp] password_file %s: not a regular file", path);
 		goto out;
 	}
 	if (st.st_mode & (S_IROTH | S_IWOTH))
@@ -76,16 +79,18 @@ mailer_read_password(const char *path, char **out)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			log_errno("[smtp] password_file %s", path);
+			snprintf(err, errlen, "[smtp] password_file %s: %s",
+				 path, strerror(errno));
 			goto out;
 		}
 		if (r == 0)
 			break;
 		got += (size_t)r;
 		if (got > MAILER_PASSWORD_MAX) {
-			log_error(
-			    "[smtp] password_file %s: longer than %d bytes",
-			    path, MAILER_PASSWORD_MAX);
+			snprintf(err, errlen,
+				 "[smtp] password_file %s: longer than %d "
+				 "bytes",
+				 path, MAILER_PASSWORD_MAX);
 			goto out;
 		}
 	}
@@ -93,9 +98,10 @@ mailer_read_password(const char *path, char **out)
 		got--;
 	buf[got] = '\0';
 	if (got == 0 || strlen(buf) != got || strpbrk(buf, "\r\n") != NULL) {
-		log_error("[smtp] password_file %s: must hold one non-empty "
-			  "line",
-			  path);
+		snprintf(err, errlen,
+			 "[smtp] password_file %s: must hold one non-empty "
+			 "line",
+			 path);
 		goto out;
 	}
 	if ((*out = strdup(buf)) == NULL)
@@ -107,28 +113,60 @@ out:
 	return rc;
 }
 
+/* What mailer_init() refuses, without logging; *password (may be NULL)
+ * receives the SMTP password, owned by the caller. */
+static int
+mailer_conf_read(const struct config *cfg, char **password, char *err,
+		 size_t errlen)
+{
+	char addr[MAILER_ADDRESS_MAX];
+	char *pw = NULL;
+
+	if (password != NULL)
+		*password = NULL;
+	if (mail_address_of(cfg->mail.from, addr, sizeof(addr)) != 0) {
+		snprintf(err, errlen,
+			 "[mail] from \"%s\" holds no valid address",
+			 cfg->mail.from);
+		return -1;
+	}
+	if (cfg->smtp.password_file == NULL ||
+	    cfg->smtp.password_file[0] == '\0')
+		return 0;
+	if (mailer_read_password(cfg->smtp.password_file, &pw, err, errlen) !=
+	    0)
+		return -1;
+	if (password != NULL) {
+		*password = pw;
+	} else {
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+	}
+	return 0;
+}
+
+int
+mailer_conf_check(const struct config *cfg, char *err, size_t errlen)
+{
+	return mailer_conf_read(cfg, NULL, err, errlen);
+}
+
 int
 mailer_init(struct mailer *m, const struct config *cfg, struct store *st)
 {
-	char addr[MAILER_ADDRESS_MAX];
+	char err[512];
 
 	memset(m, 0, sizeof(*m));
 	m->cfg = cfg;
 	m->store = st;
-	if (mail_address_of(cfg->mail.from, addr, sizeof(addr)) != 0) {
-		log_error("[mail] from \"%s\" holds no valid address",
-			  cfg->mail.from);
+	if (mailer_conf_read(cfg, &m->smtp_password, err, sizeof(err)) != 0) {
+		log_error("%s", err);
 		return -1;
 	}
-	if (cfg->smtp.password_file != NULL &&
-	    cfg->smtp.password_file[0] != '\0') {
-		if (mailer_read_password(cfg->smtp.password_file,
-					 &m->smtp_password) != 0)
-			return -1;
-	} else if (cfg->smtp.user != NULL && cfg->smtp.user[0] != '\0') {
+	if (m->smtp_password == NULL && cfg->smtp.user != NULL &&
+	    cfg->smtp.user[0] != '\0')
 		log_warn("[smtp] user is set but password_file is not: "
 			 "authenticating with an empty password");
-	}
 	return 0;
 }
 
@@ -328,11 +366,13 @@ mailer_deliver(struct mailer *m, int64_t id)
 	if (src == STORE_NOT_FOUND)
 		return MAILER_IDLE;
 	if (src != STORE_OK) {
-		/* mailer_run() reports an unavailable database once. */
+		/* mailer_run() reports an unavailable database, or one
+		 * that needs `pwreset-ctl migrate`, once (the latter not
+		 * even at debug level: it cannot change by itself). */
 		if (src == STORE_UNAVAILABLE)
 			log_debug("mail: cannot claim a row: %s",
 				  store_errmsg(m->store));
-		else
+		else if (src != STORE_SCHEMA_OLD)
 			log_error("mail: cannot claim a row: %s",
 				  store_errmsg(m->store));
 		return MAILER_DB_ERROR;

@@ -31,6 +31,10 @@ struct mailer {
 /* Prepare a mailer (reads the SMTP password file).  0, or -1 (logged). */
 int mailer_init(struct mailer *m, const struct config *cfg, struct store *st);
 void mailer_fini(struct mailer *m); /* wipes the password */
+/* The checks of mailer_init() alone (From address, password file), for
+ * `pwreset -n`: 0, or -1 with the reason in err; logs nothing but the
+ * world-readable password file warning. */
+int mailer_conf_check(const struct config *cfg, char *err, size_t errlen);
 
 enum mailer_rc {
 	MAILER_SENT,

@@ -38,6 +38,11 @@ from_store(struct store *st, enum store_rc rc, const char *what)
 		log_warn("%s: database unavailable: %s", what,
 			 store_errmsg(st));
 		return RATELIMIT_UNAVAILABLE;
+	case STORE_SCHEMA_OLD:
+		/* Once per worker, not per request: it names the fix. */
+		if (store_schema_old_first(st))
+			log_error("%s", store_errmsg(st));
+		return RATELIMIT_UNAVAILABLE;
 	case STORE_CONFLICT:
 	case STORE_ERROR:
 	default:

@@ -77,6 +77,12 @@ store_failed(struct ctx *c, enum store_rc rc, const char *what)
 			 store_errmsg(c->env->store));
 		fail(c, PWR_E_UNAVAILABLE);
 		return true;
+	case STORE_SCHEMA_OLD:
+		/* Once per worker, not per request: it names the fix. */
+		if (store_schema_old_first(c->env->store))
+			log_error("%s", store_errmsg(c->env->store));
+		fail(c, PWR_E_UNAVAILABLE);
+		return true;
 	case STORE_CONFLICT:
 	case STORE_ERROR:
 	default:

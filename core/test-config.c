@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -273,18 +274,47 @@ test_every_key(void **state)
 	assert_null(c.smtp.host);
 }
 
+/* A key given twice is an error naming both lines, even in a repeated
+ * section and even with the same value; the same name in two sections is
+ * two keys. */
 static void
-test_override_and_repeat(void **state)
+test_duplicate_key(void **state)
 {
 	struct config c;
 
 	(void)state;
-	load_ok("[smtp]\nport = 26\nport = 27\n[service]\nworkers = 2\n"
-		"[smtp]\nhost = a\nhost = b\n",
+	expect_error("[smtp]\nport = 26\nport = 27\n", 3,
+		     "[smtp] port: set twice (first on line 2)");
+	expect_error("[smtp]\nhost = a\n[service]\nworkers = 2\n[smtp]\n"
+		     "host = a\n",
+		     6, "[smtp] host: set twice (first on line 2)");
+	load_ok("[smtp]\nport = 26\ntimeout = 5\n[database]\ntimeout = 7\n"
+		"[service]\nworkers = 2\n",
 		&c);
-	assert_int_equal(c.smtp.port, 27);
-	assert_string_equal(c.smtp.host, "b");
+	assert_int_equal(c.smtp.port, 26);
+	assert_int_equal(c.smtp.timeout, 5);
+	assert_int_equal(c.database.timeout, 7);
 	assert_int_equal(c.service.workers, 2);
+	config_free(&c);
+}
+
+/* [mail] from must hold an address: the mailer refuses to start without
+ * one (a worker and the mailer would die and respawn forever). */
+static void
+test_mail_from(void **state)
+{
+	struct config c;
+
+	(void)state;
+	expect_error("[mail]\nfrom = Reset Service\n", 2,
+		     "[mail] from: must hold an email address");
+	expect_error("[mail]\nfrom =\n", 2, "[mail] from: must hold");
+	expect_error("[mail]\nfrom = Reset <noreply@example.org\n", 2,
+		     "[mail] from: must hold");
+	load_ok("[mail]\nfrom = Reset Service <noreply@example.org>\n", &c);
+	assert_string_equal(c.mail.from, "Reset Service <noreply@example.org>");
+	config_free(&c);
+	load_ok("[mail]\nfrom = noreply@example.org\n", &c);
 	config_free(&c);
 }
 
@@ -500,7 +530,7 @@ test_strings(void **state)
 		     "must contain {token}");
 	expect_error("[smtp]\nhost =\n", 2, "must not be empty");
 	expect_error("[smtp]\npassword_file = smtp.pw\n", 2, "absolute");
-	expect_error("[mail]\nfrom =\n", 2, "must not be empty");
+	expect_error("[mail]\nfrom =\n", 2, "must hold an email address");
 	expect_error("[password]\nbanned_file = list.txt\n", 2, "absolute");
 	expect_error("[mail]\nfrom = a\rb <x@y>\n", 2, "control characters");
 	expect_error("[mail]\nfrom = \xc3\x28 <x@y>\n", 2, "UTF-8");
@@ -723,6 +753,88 @@ test_sample_config(void **state)
 	config_free(&d);
 }
 
+/* The text of the ".It Cm NAME" item of section SECTION of the man page
+ * in buf (lines joined by spaces); false when there is none. */
+static bool
+man_item(FILE *f, const char *section, const char *name, char *buf, size_t len)
+{
+	char line[512], cur[512] = "", want[128];
+	bool in = false;
+	size_t used = 0;
+
+	rewind(f);
+	buf[0] = '\0';
+	snprintf(want, sizeof(want), ".It Cm %s\n", name);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, ".Ss Section ", 12) == 0) {
+			snprintf(cur, sizeof(cur), "%s", line + 12);
+			cur[strcspn(cur, "\n")] = '\0';
+			in = false;
+			continue;
+		}
+		if (strncmp(line, ".It", 3) == 0 ||
+		    strncmp(line, ".El", 3) == 0) {
+			if (in)
+				return true;
+			in = strcmp(cur, section) == 0 &&
+			     strcmp(line, want) == 0;
+			continue;
+		}
+		if (in && used < len) {
+			line[strcspn(line, "\n")] = ' ';
+			used += (size_t)snprintf(buf + used, len - used, "%s",
+						 line);
+		}
+	}
+	return in;
+}
+
+/* pwreset.conf(5) states every numeric key's range as the key table has
+ * it ("MIN\(enMAX") and its default ("[DEFAULT]" or "[DEFAULT, ..."). */
+static void
+test_man_ranges(void **state)
+{
+	const char *srcdir = getenv("SRCDIR");
+	char path[512], text[4096], range[64], def1[64], def2[64];
+	struct config_key_info k;
+	FILE *f;
+	int numeric = 0;
+
+	(void)state;
+	if (srcdir == NULL)
+		skip();
+	snprintf(path, sizeof(path), "%s/contrib/man/pwreset.conf.5", srcdir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	for (size_t i = 0; config_key_info(i, &k); i++) {
+		if (!k.numeric)
+			continue;
+		numeric++;
+		if (!man_item(f, k.section, k.name, text, sizeof(text)))
+			fail_msg("pwreset.conf(5): no item for [%s] %s",
+				 k.section, k.name);
+		if (k.octal)
+			snprintf(range, sizeof(range), "%#lo\\(en%#lo", k.min,
+				 k.max);
+		else
+			snprintf(range, sizeof(range), "%ld\\(en%ld", k.min,
+				 k.max);
+		if (strstr(text, range) == NULL)
+			fail_msg("pwreset.conf(5): [%s] %s: no range \"%s\" in "
+				 "\"%s\"",
+				 k.section, k.name, range, text);
+		snprintf(def1, sizeof(def1), "[%s]", k.def);
+		snprintf(def2, sizeof(def2), "[%s,", k.def);
+		if (strstr(text, def1) == NULL && strstr(text, def2) == NULL)
+			fail_msg("pwreset.conf(5): [%s] %s: no default \"%s\" "
+				 "in \"%s\"",
+				 k.section, k.name, def1, text);
+	}
+	assert_true(numeric > 20);
+	assert_int_equal(config_key_count() > (size_t)numeric, 1);
+	fclose(f);
+}
+
 static void
 test_config_path(void **state)
 {
@@ -774,7 +886,9 @@ main(void)
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_empty_file),
 	    cmocka_unit_test(test_every_key),
-	    cmocka_unit_test(test_override_and_repeat),
+	    cmocka_unit_test(test_duplicate_key),
+	    cmocka_unit_test(test_mail_from),
+	    cmocka_unit_test(test_man_ranges),
 	    cmocka_unit_test(test_booleans),
 	    cmocka_unit_test(test_unknown),
 	    cmocka_unit_test(test_syntax),

@@ -14,23 +14,42 @@
 
 #include "ctl.h"
 
+/* Two rows may share a name (migrate --status, member add --status S):
+ * the parser takes the one the command accepts. */
 static const struct {
 	const char *name;
-	bool value; /* takes a value */
+	bool value;	  /* takes a value */
+	const char *arg;  /* the value's name in the help, or NULL */
+	const char *help; /* for "COMMAND --help" */
 } opts[OPT__MAX] = {
-    [OPT_EMAIL] = {"email", true},
-    [OPT_FIRSTNAME] = {"firstname", true},
-    [OPT_LASTNAME] = {"lastname", true},
-    [OPT_ADMIN] = {"admin", false},
-    [OPT_API] = {"api", false},
-    [OPT_STATUS] = {"status", true},
-    [OPT_PASSWORD_STDIN] = {"password-stdin", false},
-    [OPT_MINUTES] = {"minutes", true},
-    [OPT_TEMPLATE] = {"template", true},
-    [OPT_DESCRIPTION] = {"description", true},
-    [OPT_FAILED] = {"failed", false},
-    [OPT_ALL_FAILED] = {"all-failed", false},
-    [OPT_ONCE] = {"once", false},
+    [OPT_EMAIL] = {"email", true, "E",
+		   "email address, under 100 characters, unique"},
+    [OPT_FIRSTNAME] = {"firstname", true, "F",
+		       "first name, up to 50 characters"},
+    [OPT_LASTNAME] = {"lastname", true, "L", "last name, up to 50 characters"},
+    [OPT_ADMIN] = {"admin", false, NULL,
+		   "an administrator (may use the admin API)"},
+    [OPT_API] = {"api", false, NULL, "an API member"},
+    [OPT_STATUS] = {"status", true, "S",
+		    "activated (default), unactivated or disabled"},
+    [OPT_PASSWORD_STDIN] = {"password-stdin", false, NULL,
+			    "read a password from standard input (one line)"},
+    [OPT_MINUTES] = {"minutes", true, "N",
+		     "how long, in minutes, 1 to 525600 (default: 30)"},
+    [OPT_TEMPLATE] = {"template", true, "SET",
+		      "mail template set of the group's members"},
+    [OPT_DESCRIPTION] = {"description", true, "D", "free text"},
+    [OPT_FAILED] = {"failed", false, NULL,
+		    "only messages given up or unconfirmed"},
+    [OPT_ALL_FAILED] = {"all-failed", false, NULL,
+			"every message given up or unconfirmed"},
+    [OPT_ONCE] = {"once", false, NULL,
+		  "deliver what is due now, report and exit"},
+    [OPT_SCHEMA_STATUS] = {"status", false, NULL,
+			   "show the applied and the needed schema version; "
+			   "exit 0 when current, 1 when behind"},
+    [OPT_DRY_RUN] = {"dry-run", false, NULL,
+		     "list the migrations that would run; change nothing"},
 };
 _Static_assert(sizeof(opts) / sizeof(opts[0]) == OPT__MAX,
 	       "option table out of step with enum ctl_opt");
@@ -40,10 +59,15 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	{
 	    .group = "migrate",
 	    .run = cmd_migrate,
+	    .check = cmd_migrate_check,
 	    .min_args = 0,
 	    .max_args = 0,
+	    .opts = OPTBIT(OPT_SCHEMA_STATUS) | OPTBIT(OPT_DRY_RUN),
 	    .flags = CMD_F_DB,
-	    .usage = "",
+	    .usage = "[--status | --dry-run]",
+	    .help = "Apply the schema migrations the database lacks, each in "
+		    "its own\ntransaction, under a lock (safe from several "
+		    "hosts at once).\n",
 	},
     [CMD_MEMBER_ADD] =
 	{
@@ -58,6 +82,8 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .flags = CMD_F_DB,
 	    .usage = "USERNAME [--email E] [--firstname F] [--lastname L] "
 		     "[--admin] [--api] [--status S] [--password-stdin]",
+	    .help = "Add a member.  Without --password-stdin the member has no "
+		    "password\nand sets one with a reset.\n",
 	},
     [CMD_MEMBER_SHOW] =
 	{
@@ -68,6 +94,7 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .max_args = 1,
 	    .flags = CMD_F_DB,
 	    .usage = "USERNAME",
+	    .help = "Show a member's record.\n",
 	},
     [CMD_MEMBER_LOCK] =
 	{
@@ -80,6 +107,8 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .opts = OPTBIT(OPT_MINUTES),
 	    .flags = CMD_F_DB,
 	    .usage = "USERNAME [--minutes N]",
+	    .help =
+		"Lock a member for a while (resets answer 1019 meanwhile).\n",
 	},
     [CMD_MEMBER_UNLOCK] =
 	{
@@ -90,6 +119,7 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .max_args = 1,
 	    .flags = CMD_F_DB,
 	    .usage = "USERNAME",
+	    .help = "Clear a member's lock.\n",
 	},
     [CMD_MEMBER_DISABLE] =
 	{
@@ -100,6 +130,7 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .max_args = 1,
 	    .flags = CMD_F_DB,
 	    .usage = "USERNAME",
+	    .help = "Set a member's status to disabled (resets answer 1019).\n",
 	},
     [CMD_MEMBER_CHECK_PASSWORD] =
 	{
@@ -110,6 +141,8 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .max_args = 1,
 	    .flags = CMD_F_DB,
 	    .usage = "USERNAME  (password on stdin)",
+	    .help = "Check a password read from standard input against the "
+		    "member's:\nexit 0 when it matches, 1 when not.\n",
 	},
     [CMD_GROUP_ADD] =
 	{
@@ -121,6 +154,7 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .opts = OPTBIT(OPT_TEMPLATE) | OPTBIT(OPT_DESCRIPTION),
 	    .flags = CMD_F_DB,
 	    .usage = "NAME [--template SET] [--description D]",
+	    .help = "Add a group.\n",
 	},
     [CMD_GROUP_ADD_MEMBER] =
 	{
@@ -131,6 +165,7 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .max_args = 2,
 	    .flags = CMD_F_DB,
 	    .usage = "GROUP USERNAME",
+	    .help = "Add a member to a group (GROUP is a name or an id).\n",
 	},
     [CMD_TOKEN_ISSUE] =
 	{
@@ -141,6 +176,8 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .max_args = 1,
 	    .flags = CMD_F_DB,
 	    .usage = "USERNAME",
+	    .help = "Issue an admin API token for an admin member; it is "
+		    "printed once\nand only its hash is stored.\n",
 	},
     [CMD_TOKEN_REVOKE] =
 	{
@@ -151,6 +188,7 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .max_args = 1,
 	    .flags = CMD_F_DB,
 	    .usage = "USERNAME",
+	    .help = "Revoke every admin API token of a member.\n",
 	},
     [CMD_MAIL_LIST] =
 	{
@@ -162,6 +200,11 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .opts = OPTBIT(OPT_FAILED),
 	    .flags = CMD_F_DB,
 	    .usage = "[--failed]",
+	    .help =
+		"List the outbox, one message a line after a header line:\nID, "
+		"STATE, ATTEMPTS, KIND, RECIPIENT, CREATED, SENT_OR_NEXT (the "
+		"time\nit was sent, else of the next attempt) and LAST_ERROR, "
+		"tab-separated,\n\"-\" for an empty field.\n",
 	},
     [CMD_MAIL_RETRY] =
 	{
@@ -174,6 +217,8 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .opts = OPTBIT(OPT_ALL_FAILED),
 	    .flags = CMD_F_DB,
 	    .usage = "ID | --all-failed",
+	    .help = "Queue a message given up or unconfirmed again, or all of "
+		    "them.\n",
 	},
     [CMD_MAIL_DELIVER] =
 	{
@@ -185,6 +230,8 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .opts = OPTBIT(OPT_ONCE),
 	    .flags = CMD_F_DB,
 	    .usage = "[--once]",
+	    .help = "Run the mailer here, until SIGTERM or SIGINT (for a host "
+		    "that runs\nit apart from pwreset).\n",
 	},
     [CMD_PURGE] =
 	{
@@ -194,6 +241,8 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .max_args = 0,
 	    .flags = CMD_F_DB,
 	    .usage = "",
+	    .help = "Delete expired tokens, old messages and old rate-limit "
+		    "rows (the\nmailer does this every hour by itself).\n",
 	},
     [CMD_CHECK] =
 	{
@@ -203,6 +252,10 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .max_args = 0,
 	    .flags = CMD_F_DB | CMD_F_CHECK,
 	    .usage = "",
+	    .help = "Check the configuration, the start checks of pwreset -n, "
+		    "the\ndatabase and its schema version, the banned list and "
+		    "the SMTP relay;\none line each, exit 1 when any failed.  "
+		    "Writes nothing.\n",
 	},
     [CMD_STATS] =
 	{
@@ -212,6 +265,8 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .max_args = 0,
 	    .flags = CMD_F_DB,
 	    .usage = "",
+	    .help = "Print counts from the database: outbox, tokens, password "
+		    "changes.\n",
 	},
 };
 _Static_assert(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]) == CMD__MAX,
@@ -269,7 +324,9 @@ ctl_usage(FILE *fp, const struct ctl_cmd *cmd, const char *group)
 		return;
 	}
 	fprintf(fp, "usage: " CTL_PROG " [-c FILE] <command> [args]\n"
+		    "       " CTL_PROG " <command> -h | --help\n"
 		    "       " CTL_PROG " -h | --help\n"
+		    "       " CTL_PROG " -V | --version\n"
 		    "\n"
 		    "  -c FILE  configuration (default: $PWRESET_CONFIG, "
 		    "else " CONFIG_DEFAULT_PATH ")\n"
@@ -278,6 +335,36 @@ ctl_usage(FILE *fp, const struct ctl_cmd *cmd, const char *group)
 	for (size_t i = 0; i < CMD__MAX; i++)
 		usage_line(fp, &ctl_cmds[i], "  ");
 	fprintf(fp, "\nexit status: 0 ok, 1 failure, 2 usage\n");
+}
+
+void
+ctl_help(FILE *fp, const struct ctl_cmd *cmd)
+{
+	bool any = false;
+
+	ctl_usage(fp, cmd, NULL);
+	if (cmd->help != NULL)
+		fprintf(fp, "\n%s", cmd->help);
+	for (int o = 0; o < OPT__MAX; o++) {
+		char name[64];
+
+		if (!(cmd->opts & OPTBIT(o)))
+			continue;
+		if (!any)
+			fprintf(fp, "\noptions:\n");
+		any = true;
+		snprintf(name, sizeof name, "--%s%s%s", opts[o].name,
+			 opts[o].arg ? " " : "",
+			 opts[o].arg ? opts[o].arg : "");
+		fprintf(fp, "  %-18s %s\n", name, opts[o].help);
+	}
+	fprintf(fp, "%s  %-18s this text\n", any ? "" : "\noptions:\n",
+		"-h, --help");
+	fprintf(fp,
+		"\nbefore the command:\n  %-18s configuration (default: "
+		"$PWRESET_CONFIG, else " CONFIG_DEFAULT_PATH ")\n"
+		"\nexit status: 0 ok, 1 failure, 2 usage\n",
+		"-c FILE");
 }
 
 static int parse_fail(const struct ctl *c, const char *fmt, ...)
@@ -309,10 +396,11 @@ parse_option(struct ctl *c, int argc, char **argv, int *i)
 	int o;
 
 	for (o = 0; o < OPT__MAX; o++)
-		if (strlen(opts[o].name) == namelen &&
+		if ((c->cmd->opts & OPTBIT(o)) &&
+		    strlen(opts[o].name) == namelen &&
 		    strncmp(opts[o].name, arg, namelen) == 0)
 			break;
-	if (o == OPT__MAX || !(c->cmd->opts & OPTBIT(o)))
+	if (o == OPT__MAX)
 		return parse_fail(c, "unknown option %s", argv[*i]);
 	if (c->opt[o] != NULL)
 		return parse_fail(c, "option --%s given twice", opts[o].name);

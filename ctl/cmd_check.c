@@ -2,15 +2,18 @@
  * cmd_check.c — pwreset-ctl check: can this configuration work here?
  *
  * One line per check, "ok" or "FAILED: reason", and exit 1 when any
- * failed: the configuration loads (main.c already did it), the database
- * answers, the banned-password list loads, and the SMTP relay greets with
- * "220".  Nothing is written anywhere: migrations are not run and no mail
- * is sent (smtp_probe() of the mail module only reads the greeting and
- * says QUIT).
+ * failed: the configuration loads (main.c already did it), what a worker
+ * or the mailer would refuse at start (core/check.h), the database answers
+ * and has every migration this build needs, the banned-password list
+ * loads, and the SMTP relay greets with "220".  The first line names the
+ * version, so that two hosts can tell which build each runs.  Nothing is
+ * written anywhere: migrations are not run and no mail is sent (smtp_probe() of
+ * the mail module only reads the greeting and says QUIT).
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "core/check.h"
 #include "core/password.h"
 #include "ctl.h"
 #include "mail-templates/smtp.h"
@@ -38,11 +41,30 @@ cmd_check(struct ctl *c)
 	struct banned *b;
 	int failed = 0;
 
+	printf("version: " CTL_PROG " %s\n", PWRESET_VERSION);
 	printf("config %s: ok\n", c->config_path);
+
+	/* What pwreset -n refuses: the workers and the mailer would. */
+	printf("start checks: ");
+	why[0] = '\0';
+	report(app_check_start(cfg, why, sizeof why) == 0, why, &failed);
 
 	printf("database %s: ", store_target(c->st));
 	rc = store_connect(c->st);
 	report(rc == STORE_OK, store_errmsg(c->st), &failed);
+	if (rc == STORE_OK) {
+		struct store_schema s;
+
+		rc = store_schema_status(c->st, &s);
+		printf("schema version %d (needed %d): ", s.applied, s.needed);
+		if (rc == STORE_OK && s.npending > 0)
+			snprintf(why, sizeof why,
+				 "%d migration(s) missing: run " CTL_PROG
+				 " migrate",
+				 s.npending);
+		report(rc == STORE_OK && s.npending == 0,
+		       rc == STORE_OK ? why : store_errmsg(c->st), &failed);
+	}
 
 	if (cfg->password.banned_file != NULL &&
 	    cfg->password.banned_file[0] != '\0') {

@@ -13,7 +13,8 @@
 #include "core/mailer.h"
 #include "ctl.h"
 
-/* One tab-separated line per row; "-" for an empty field. */
+/* One tab-separated line per row after a header line; "-" for an empty
+ * field. */
 static void
 list_field(const char *s, bool last)
 {
@@ -42,6 +43,9 @@ cmd_mail_list(struct ctl *c)
 {
 	enum store_rc rc;
 
+	/* Always, even with no row: a script skips one line. */
+	printf("ID\tSTATE\tATTEMPTS\tKIND\tRECIPIENT\tCREATED\tSENT_OR_NEXT\t"
+	       "LAST_ERROR\n");
 	rc = store_mail_list(c->st, c->opt[OPT_FAILED] != NULL, list_row, NULL);
 	if (rc != STORE_OK)
 		return ctl_store_fail(c, rc);

@@ -43,6 +43,8 @@ enum ctl_opt {
 	OPT_FAILED,
 	OPT_ALL_FAILED,
 	OPT_ONCE,
+	OPT_SCHEMA_STATUS, /* "--status" of migrate: a flag, not OPT_STATUS */
+	OPT_DRY_RUN,
 	OPT__MAX
 };
 
@@ -109,6 +111,10 @@ struct ctl_cmd {
 	unsigned opts;	   /* OPTBIT()s the command accepts */
 	unsigned flags;	   /* CMD_F_* */
 	const char *usage; /* the arguments after the command words */
+	/* NULL, or what the command does, for "COMMAND --help": one or more
+	 * lines, each ending in '\n' (the options are described from the
+	 * option table). */
+	const char *help;
 };
 
 /* cmd.c: the table and its usage text. */
@@ -125,6 +131,8 @@ int ctl_cmd_parse(struct ctl *c, int argc, char **argv);
 /* Usage of one command, of every command of a group (group != NULL), or
  * of all commands (both NULL). */
 void ctl_usage(FILE *fp, const struct ctl_cmd *cmd, const char *group);
+/* "COMMAND --help": the usage, what it does and each of its options. */
+void ctl_help(FILE *fp, const struct ctl_cmd *cmd);
 
 /* util.c */
 /* Strict decimal: the whole string, no sign or space unless min < 0. */
@@ -152,7 +160,7 @@ int ctl_member_get(struct ctl *c, const char *username, struct store_member *m);
 
 /* Handlers, by file. */
 /* cmd_db.c */
-ctl_handler cmd_migrate, cmd_purge;
+ctl_handler cmd_migrate_check, cmd_migrate, cmd_purge;
 /* cmd_member.c */
 ctl_handler cmd_member_add, cmd_member_show, cmd_member_lock_check,
     cmd_member_lock, cmd_member_unlock, cmd_member_disable,

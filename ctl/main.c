@@ -2,6 +2,8 @@
  * main.c — pwreset-ctl: global options, the configuration, dispatch.
  *
  *	pwreset-ctl [-c FILE] <command> [args]
+ *	pwreset-ctl <command> -h | --help
+ *	pwreset-ctl -V | --version
  *
  * The command line is checked completely (exit 2) before the configuration
  * is read (exit 1 on an error, reported as "FILE:LINE: message") and before
@@ -103,7 +105,7 @@ main(int argc, char **argv)
 	case 0:
 		break;
 	case 1:
-		ctl_usage(stdout, c.cmd, NULL);
+		ctl_help(stdout, c.cmd);
 		return CTL_EXIT_OK;
 	default:
 		return CTL_EXIT_USAGE;

@@ -137,6 +137,30 @@ run 2
 expect err '^usage: pwreset-ctl \[-c FILE\] <command>'
 run 0 --help
 expect out '^usage: pwreset-ctl'
+expect out '^       pwreset-ctl -V \| --version$'
+run 0 --version
+expect out '^pwreset-ctl [0-9]+\.[0-9]+'
+# Every command's own help: its usage, what it does, its options.
+for cmd in migrate "member add" "member show" "member lock" "member unlock" \
+	"member disable" "member check-password" "group add" "group add-member" \
+	"token issue" "token revoke" "mail list" "mail retry" "mail deliver" \
+	purge check stats; do
+	# shellcheck disable=SC2086
+	run 0 $cmd --help && expect out "^usage: pwreset-ctl \[-c FILE\] $cmd( |\$)"
+	expect out '^exit status: '
+	# shellcheck disable=SC2086
+	run 0 $cmd -h && expect out "^usage: pwreset-ctl \[-c FILE\] $cmd( |\$)"
+done
+run 0 member add --help
+expect out '^  --email E +email address'
+expect out '^  --password-stdin +read a password'
+run 0 migrate --help
+expect out '^  --status +show the applied and the needed schema version'
+expect out '^  --dry-run +list the migrations'
+run 2 migrate --status --dry-run
+run 2 migrate --bogus
+# member add's --status takes a value; migrate's is a flag
+run 2 migrate --status=x
 run 2 frobnicate
 run 2 member
 expect err 'member check-password USERNAME'
@@ -169,8 +193,34 @@ expect out '^smtp 127.0.0.1:[0-9]+: FAILED: '
 refute out 's3cr3t-pw'
 
 # ---- migrate -----------------------------------------------------------
+# Not migrated yet: status behind (exit 1), a dry run lists and changes
+# nothing, check fails naming the fix, other commands say what to run.
+NEEDED=$(ls "$(dirname "$0")/../sql/migrations" 2>/dev/null | grep -c '^[0-9][0-9][0-9]_.*\.sql$')
+run 1 migrate --status
+expect out '^applied: 0$'
+expect out '^needed: [1-9][0-9]*$'
+expect out '^status: behind, [1-9][0-9]* migration\(s\) to apply: run pwreset-ctl migrate$'
+run 0 migrate --dry-run
+expect out '^would apply 001_init$'
+expect out '^migrate: [1-9][0-9]* migration\(s\) would be applied \(dry run: nothing changed\)$'
+run 0 migrate --dry-run
+expect out '^would apply 001_init$'
+run 1 member show alice
+expect err '^pwreset-ctl: the database schema is at version 0, this build needs [1-9][0-9]*: run pwreset-ctl migrate$'
+run 1 mail list
+expect err 'run pwreset-ctl migrate'
+run 1 check
+expect out '^version: pwreset-ctl [0-9]+\.[0-9]+'
+expect out '^database .*: ok$'
+expect out '^schema version 0 \(needed [1-9][0-9]*\): FAILED: [1-9][0-9]* migration\(s\) missing: run pwreset-ctl migrate$'
 run 0 migrate
 expect out '^migrate: [1-9][0-9]* migration\(s\) applied$'
+[ -z "$NEEDED" ] || [ "$NEEDED" = 0 ] || expect out "^migrate: $NEEDED migration\\(s\\) applied\$"
+run 0 migrate --status
+expect out '^status: current$'
+run 0 migrate --dry-run
+expect out '^migrate: 0 migration\(s\) would be applied'
+refute out '^would apply'
 run 0 migrate
 expect out '^migrate: 0 migration\(s\) applied$'
 
@@ -273,7 +323,9 @@ run 1 group add-member staff nobody
 
 # ---- mail, purge -----------------------------------------------------------------
 run 0 mail list
+expect out '^ID	STATE	ATTEMPTS	KIND	RECIPIENT	CREATED	SENT_OR_NEXT	LAST_ERROR$'
 run 0 mail list --failed
+[ "$(printf '%s\n' "$OUT" | wc -l)" = 1 ] || { echo "FAIL: mail list --failed: more than the header"; FAILS=$((FAILS + 1)); }
 run 0 mail retry --all-failed
 expect out '^0 message\(s\) requeued$'
 run 1 mail retry 424242
@@ -287,9 +339,31 @@ if [ -n "$SMTPPID" ]; then
 	sleep 0.5
 	run 0 check
 	expect out "^config $DIR/ok.conf: ok$"
+	expect out '^version: pwreset-ctl [0-9]+\.[0-9]+'
+	expect out '^start checks: ok$'
 	expect out '^database .*: ok$'
+	expect out '^schema version [1-9][0-9]* \(needed [1-9][0-9]*\): ok$'
 	expect out '^smtp 127.0.0.1:[0-9]+: ok$'
 fi
+
+# What the workers or the mailer would refuse at start fails check too.
+cp "$DIR/ok.conf" "$DIR/user.conf"
+printf '[service]\nuser = no-such-user-pwreset\n' >>"$DIR/user.conf"
+run 1 -c "$DIR/user.conf" check
+expect out '^start checks: FAILED: .*\[service\] user no-such-user-pwreset: no such user$'
+: >"$DIR/empty.pw"
+cp "$DIR/ok.conf" "$DIR/pw.conf"
+printf '[smtp]\npassword_file = %s\n' "$DIR/empty.pw" >>"$DIR/pw.conf"
+run 1 -c "$DIR/pw.conf" check
+expect out '^start checks: FAILED: .*password_file .*must hold one non-empty line$'
+cp "$DIR/ok.conf" "$DIR/from.conf"
+printf '[mail]\nfrom = Reset Service\n' >>"$DIR/from.conf"
+run 1 -c "$DIR/from.conf" check
+expect out "^config $DIR/from.conf: FAILED: .*\[mail\] from: must hold an email address"
+cp "$DIR/ok.conf" "$DIR/dup.conf"
+printf '[smtp]\ntimeout = 3\n' >>"$DIR/dup.conf"
+run 1 -c "$DIR/dup.conf" check
+expect out "^config $DIR/dup.conf: FAILED: .*\[smtp\] timeout: set twice"
 
 # ---- stats -------------------------------------------------------------------
 # Nothing queued yet: no oldest age.

@@ -198,6 +198,9 @@ ctl_store_fail(const struct ctl *c, enum store_rc rc)
 	if (rc == STORE_UNAVAILABLE) {
 		fprintf(stderr, CTL_PROG ": cannot reach the database (%s): ",
 			store_target(c->st));
+	} else if (rc == STORE_SCHEMA_OLD) {
+		/* The message says what to run. */
+		fprintf(stderr, CTL_PROG ": ");
 	} else {
 		fprintf(stderr, CTL_PROG ": database error: ");
 	}

@@ -6,7 +6,8 @@
  * Loads the configuration and everything it names, finds or makes the
  * listening socket, drops root, then hands over to the supervisor, in the
  * foreground.  -n only checks the configuration (and the templates, the
- * banned list and the trusted proxies it names) and exits.
+ * banned list, the trusted proxies, the SMTP password file and the user it
+ * names: whatever a worker or the mailer would refuse at start) and exits.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -91,6 +92,9 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	log_init("pwreset", cfg->log.target, cfg->log.level);
+	/* First, so that two hosts' logs tell which build each runs. */
+	log_info("pwreset %s starting, configuration %s", PWRESET_VERSION,
+		 path);
 
 	if (geteuid() == 0 && cfg->service.user[0] != '\0') {
 		if (priv_lookup(cfg->service.user, &uid, &gid, err,

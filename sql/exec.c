@@ -228,7 +228,10 @@ store_exec_t(struct store *st, enum store_part_id id, int s,
 	*out = NULL;
 	if (p->n != d->nparams)
 		abort(); /* a caller out of step with its table */
-	rc = store_ready(st);
+	/* The migrations and LISTEN work on any schema; the rest need the
+	 * one these binaries were built for. */
+	rc = (id == PART_CONN || id == PART_SCHEMA) ? store_ready(st)
+						    : store_ready_current(st);
 	if (rc != STORE_OK)
 		return rc;
 	if (!st->prepared[id][s]) {

@@ -26,7 +26,10 @@ enum store_rc {
 	STORE_NOT_FOUND,   /* no such row / the condition did not hold */
 	STORE_CONFLICT,	   /* unique violation (username, email, name) */
 	STORE_UNAVAILABLE, /* cannot reach the database (answer 0503) */
-	STORE_ERROR	   /* anything else (answer 0500) */
+	STORE_ERROR,	   /* anything else (answer 0500) */
+	/* The database lacks migrations these binaries need: run
+	 * `pwreset-ctl migrate` (answer 0503). */
+	STORE_SCHEMA_OLD
 };
 
 #define STORE_HASH_LEN 32 /* SHA-256 of a token */
@@ -80,6 +83,33 @@ enum store_rc store_connect(struct store *st);
 /* Apply every migration not yet recorded, under an advisory lock, each in
  * its own transaction.  *applied counts the ones applied now. */
 enum store_rc store_migrate(struct store *st, int *applied);
+
+#define STORE_SCHEMA_PENDING_MAX 64
+
+/* The schema the database has and the one these binaries need. */
+struct store_schema {
+	int applied;  /* the newest migration recorded; 0: none */
+	int needed;   /* the newest compiled in */
+	int npending; /* compiled-in migrations not recorded (may exceed the
+			 array: only the first STORE_SCHEMA_PENDING_MAX are
+			 listed) */
+	struct {
+		int version;
+		const char *name; /* static */
+	} pending[STORE_SCHEMA_PENDING_MAX];
+};
+
+/* Read the schema state; writes nothing (no table is made).  out->needed
+ * is set whatever the outcome. */
+enum store_rc store_schema_status(struct store *st, struct store_schema *out);
+/* Connect if needed: STORE_OK when every compiled-in migration is applied,
+ * STORE_SCHEMA_OLD (store_errmsg() says to run pwreset-ctl migrate),
+ * STORE_UNAVAILABLE or STORE_ERROR.  Every statement outside the
+ * migrations answers STORE_SCHEMA_OLD the same way. */
+enum store_rc store_schema_check(struct store *st);
+/* True once when a call met an old schema (for a caller to log it once;
+ * again only after the schema was current in between). */
+bool store_schema_old_first(struct store *st);
 
 /* ---- lookups on the request path ------------------------------------- */
 

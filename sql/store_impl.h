@@ -76,6 +76,11 @@ struct store {
 	bool listening;	       /* LISTEN again after a reconnect */
 	bool doomed;	       /* the server said goodbye while we idled */
 	int64_t hold_until_ms; /* CLOCK_MONOTONIC; no connect attempt before */
+	/* The schema version check (sql/schema.c). */
+	bool schema_current;	/* every compiled-in migration is applied */
+	bool schema_told;	/* store_schema_old_first() said true */
+	int schema_applied;	/* the newest applied, when not current */
+	int64_t schema_next_ms; /* no new read before (0: at once) */
 	char target[256];
 	char errmsg[512];
 };
@@ -103,6 +108,10 @@ enum store_rc store_ready(struct store *st);
 /* Read what arrived on an idle connection; false when it is dead. */
 bool store_idle_input(struct store *st);
 int64_t store_now_ms(void);
+/* store_ready(), then STORE_SCHEMA_OLD unless every compiled-in migration
+ * is applied (sql/schema.c); the statements of every part but the
+ * connection's and the schema's run only through it. */
+enum store_rc store_ready_current(struct store *st);
 /* LISTEN for new outbox rows, now and after every reconnect. */
 enum store_rc store_listen(struct store *st);
 
