@@ -22,7 +22,7 @@ member_json_field(struct buf *b, const char *name, const char *v, bool first)
 }
 
 static void
-member_body(struct buf *b, enum format fmt, const struct store_member *m)
+member_body(struct buf *b, enum format fmt, const struct tokencheck_member *m)
 {
 	char id[24], fullname[sizeof(m->firstname) + sizeof(m->lastname) + 1];
 
@@ -71,7 +71,7 @@ member_serve(struct reset_env *env, const struct route_match *m,
 	};
 	const char *method = cgi->v[CGI_REQUEST_METHOD];
 	const char *uri = cgi->v[CGI_REQUEST_URI];
-	struct store_member mem;
+	struct tokencheck_member mem;
 	struct buf body = {0};
 
 	/* Only GET makes this a route: a POST to /service/members/x was an

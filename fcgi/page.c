@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "core/pages.h"
 #include "core/password.h"
 #include "core/tokencheck.h"
 #include "member.h"
@@ -82,9 +83,9 @@ struct page_ctx {
 	struct page_values vals;
 	const char *sets[3]; /* group set, global_template, NULL */
 	bool on_group;
-	struct store_group group;
+	struct tokencheck_group group;
 	char group_id[24];
-	char member[sizeof(((struct store_member *)0)->username)];
+	char member[TOKENCHECK_USERNAME_SIZE];
 	char rule[PAGE_RULE_MAX];
 	char message[PAGE_MESSAGE_MAX];
 	int retry_after; /* seconds; 0: no Retry-After */
@@ -134,11 +135,11 @@ page_emit(struct page_ctx *c, enum page_kind kind, int status, struct buf *out)
 
 	c->vals.v[PAGE_VAR_BASE] = page_base(cfg->service.hosturl);
 	c->vals.v[PAGE_VAR_HOSTURL] = cfg->service.hosturl;
-	if (mail_page_render(c->env->templates, c->sets, kind, &c->vals, &html,
-			     &len, err, sizeof(err)) != 0) {
+	if (pages_render(c->env, c->sets, kind, &c->vals, &html, &len, err,
+			 sizeof(err)) != 0) {
 		/* Only a value that is not UTF-8 can get here; the request
 		 * parser lets none through. */
-		log_error("page %s: %s", page_name(kind), err);
+		log_error("page %s: %s", pages_name(kind), err);
 		response_headers(out, 500, "text/plain;charset=utf-8", 22, 0,
 				 PAGE_CSP);
 		buf_adds(out, "Something went wrong.\n");
@@ -219,7 +220,7 @@ page_group(struct page_ctx *c, const char *group, int *status, struct buf *out)
 
 /* The choose-a-password form for member m, errors as set in c->vals. */
 static int
-page_choose(struct page_ctx *c, const struct store_member *m, int status,
+page_choose(struct page_ctx *c, const struct tokencheck_member *m, int status,
 	    struct buf *out)
 {
 	password_rule_text(c->env->cfg, m->admin, c->rule, sizeof(c->rule));
@@ -239,7 +240,7 @@ static int
 page_check_then_choose(struct page_ctx *c, int status, struct buf *out)
 {
 	const struct request *rq = c->rq;
-	struct store_member m;
+	struct tokencheck_member m;
 	enum pwr_err e;
 	int rc;
 

@@ -8,7 +8,7 @@
  * of its own.  Every rule stays in the core: a POST runs reset_handle()
  * exactly as the service does (so the worker's reset_finish() afterwards
  * does step 1's deferred write), and a GET only reads (tokencheck.h).
- * Page texts live in the template sets (mail_page_render()); the
+ * Page texts live in the template sets (core/pages.h); the
  * sentences that explain an answer are here, one per error.
  */
 #ifndef PWR_FCGI_PAGE_H

@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../common/pageview.h"
+
 enum mail_kind { MAIL_RESET_CONFIRM, MAIL_CHANGE_PASSWORD, MAIL__MAX };
 
 enum mail_var {
@@ -103,47 +105,14 @@ int mail_address_of(const char *from, char *out, size_t outlen);
  * KIND.html (KIND = page_name()), with the page values as placeholders
  * (HTML-escaped, never markup).  Lookup and fallback are those of the
  * mails; the default set must hold every page, and mail_templates_load()
- * checks them (so does `pwreset -n`).
+ * checks them (so does `pwreset -n`).  The kinds, the placeholders and
+ * struct page_values are common/pageview.h, shared with the transport.
  */
-enum page_kind {
-	PAGE_REQUEST, /* the request form (username or email) */
-	PAGE_SENT,    /* "if an account exists, an email is on its way" */
-	PAGE_CHOOSE,  /* choose a new password */
-	PAGE_INVALID, /* the link no longer works, with the request form */
-	PAGE_DONE,    /* the password was changed */
-	PAGE_MESSAGE, /* anything else the core answered, in words */
-	PAGE__MAX
-};
-
-enum page_var {
-	PAGE_VAR_BASE,	  /* the path of hosturl: "" or "/x" */
-	PAGE_VAR_HOSTURL, /* [service] hosturl */
-	PAGE_VAR_TITLE,	  /* PAGE_MESSAGE's heading */
-	PAGE_VAR_MESSAGE, /* a sentence about the answer, or "" */
-	PAGE_VAR_RULE,	  /* what makes a password strong enough */
-	PAGE_VAR_MEMBER,  /* form values, echoed into hidden fields */
-	PAGE_VAR_TOKEN,
-	PAGE_VAR_GROUP,
-	PAGE_VAR_USERNAME, /* for password managers */
-	PAGE_VAR_IDENTIFIER,
-	PAGE_VAR_ERROR_IDENTIFIER, /* errors tied to their field, or "" */
-	PAGE_VAR_ERROR_PASSWORD,
-	PAGE_VAR_ERROR_CONFIRM,
-	PAGE_VAR_INVALID_IDENTIFIER, /* "true" | "false" (aria-invalid) */
-	PAGE_VAR_INVALID_PASSWORD,
-	PAGE_VAR_INVALID_CONFIRM,
-	PAGE_VAR_GROUP_NAME, /* the group's name, or "" */
-	PAGE_VAR__MAX
-};
 
 /* "page-request", ... (the file is NAME.html) */
 const char *page_name(enum page_kind k);
 /* "page.base", "form.token", ... */
 const char *page_var_name(enum page_var v);
-
-struct page_values {
-	const char *v[PAGE_VAR__MAX]; /* NULL → "" */
-};
 
 /*
  * Render page kind along sets (as mail_render()) into *out (malloc'd,
