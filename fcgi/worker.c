@@ -14,6 +14,13 @@
  * connection, the losers get EAGAIN from libfcgi's accept() and wait again
  * instead of blocking inside FCGX_Accept_r where no signal could reach
  * them (libfcgi retries accept() on EINTR).
+ *
+ * A stalled connection cannot hold a worker: the worker accepts itself
+ * (libfcgi is given no listening socket, so it never does) and puts
+ * [service] io_timeout on the new socket as SO_RCVTIMEO/SO_SNDTIMEO before
+ * libfcgi reads a byte.  While libfcgi reads the request's header and
+ * parameters nothing has been done for it yet, so SIGTERM is let in there
+ * (without SA_RESTART): a silent client cannot delay a stop either.
  */
 #include <errno.h>
 #include <fcgiapp.h>
@@ -25,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -36,9 +44,11 @@
 #include "route.h"
 #include "worker.h"
 
-/* Body bytes read and thrown away after an answer so that a kept-open
- * connection stays in step; beyond this the connection is closed. */
-#define DRAIN_MAX      (1024 * 1024)
+/* Body bytes read and thrown away after an answer (so that the web server,
+ * still writing the body, reaches the point where it reads the answer, and
+ * a kept-open connection stays in step); beyond this, or after io_timeout
+ * seconds of draining, the connection is closed. */
+#define DRAIN_MAX      (64 * 1024 * 1024)
 #define METHOD_LOG_MAX 16 /* bytes of REQUEST_METHOD in a log line */
 /* Idle time after a request before the worker trims its heap. */
 #define WORKER_TRIM_IDLE_S 1
@@ -105,9 +115,11 @@ child_signals(bool block_stop, sigset_t *waitmask)
 	sigaction(SIGHUP, &sa, NULL);
 	/* A web server that hung up must not kill us mid-write. */
 	sigaction(SIGPIPE, &sa, NULL);
-	/* SA_RESTART: a read or write in progress is not cut short. */
+	/* No SA_RESTART: where a stop is let in (the waits, and libfcgi
+	 * reading a request's header), a read in progress is cut short.
+	 * Elsewhere the signals are blocked (responders). */
 	sa.sa_handler = on_stop;
-	sa.sa_flags = SA_RESTART;
+	sa.sa_flags = 0;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
@@ -151,13 +163,17 @@ fcgx_read(void *arg, char *buf, size_t len)
  * be taken for the next request's; beyond DRAIN_MAX, give up on the
  * connection instead (libfcgi then shuts it down and drains it itself).
  */
+static long elapsed_ms(const struct timespec *t0);
+
 static void
-worker_drain(FCGX_Request *req)
+worker_drain(FCGX_Request *req, int io_timeout_s)
 {
-	char scratch[4096];
+	char scratch[16384];
+	struct timespec t0;
 	size_t total = 0;
 
-	while (total < DRAIN_MAX) {
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (total < DRAIN_MAX && elapsed_ms(&t0) < io_timeout_s * 1000L) {
 		int n = FCGX_GetStr(scratch, sizeof(scratch), req->in);
 		if (n <= 0)
 			return;
@@ -226,7 +242,7 @@ worker_serve(struct worker *w, FCGX_Request *req)
 	    (unread && FCGX_FFlush(req->out) != 0))
 		log_warn("%s: the web server went away before the answer",
 			 route_name(m.route));
-	worker_drain(req);
+	worker_drain(req, cfg->service.io_timeout);
 	FCGX_Finish_r(req);
 
 	log_info("%s %s %d %s %ldms %s", method, route_name(m.route),
@@ -276,6 +292,46 @@ worker_wait(int fd, const struct timespec *timeout, const sigset_t *waitmask)
 	}
 }
 
+/*
+ * Accept one connection on the non-blocking listening socket and bound
+ * every read and write on it by io_timeout_s.  Returns the socket, or -1:
+ * *fatal tells a broken listening socket (logged) from a lost race or a
+ * client that left already.
+ */
+static int
+worker_accept(int listen_fd, int io_timeout_s, bool *fatal)
+{
+	struct timeval tv = {.tv_sec = io_timeout_s};
+	int fd;
+
+	*fatal = false;
+	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0) {
+		switch (errno) {
+		case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+		case EWOULDBLOCK:
+#endif
+		case EINTR:
+		case ECONNABORTED:
+		case EPROTO:
+			return -1; /* another worker took it, or it left */
+		default:
+			log_errno("worker: accept");
+			*fatal = true;
+			return -1;
+		}
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
+		/* Never serve a connection that could stall us for ever. */
+		log_errno("worker: setsockopt(SO_RCVTIMEO/SO_SNDTIMEO)");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int
 worker_run(const struct worker_conf *wc, int listen_fd)
 {
@@ -284,7 +340,7 @@ worker_run(const struct worker_conf *wc, int listen_fd)
 	struct app *app = NULL;
 	bool req_ok = false;
 	FCGX_Request req;
-	sigset_t waitmask;
+	sigset_t waitmask, blocked;
 	const struct timespec trim_idle = {.tv_sec = WORKER_TRIM_IDLE_S};
 	bool trim_due = false;
 	int served = 0, rc = 1;
@@ -293,7 +349,10 @@ worker_run(const struct worker_conf *wc, int listen_fd)
 	if (app_open(&wc->app, &app) != 0)
 		goto out;
 	w.env = app_reset_env(app);
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, listen_fd, 0) != 0) {
+	/* No listening socket for libfcgi: worker_accept() hands it each
+	 * connection, so libfcgi's own accept() can only fail (EBADF),
+	 * which is how it reports a connection it dropped. */
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, -1, 0) != 0) {
 		log_error("worker: cannot initialise libfcgi");
 		goto out;
 	}
@@ -322,9 +381,26 @@ worker_run(const struct worker_conf *wc, int listen_fd)
 			trim_due = false;
 			continue;
 		}
+		if (req.ipcFd < 0) {
+			bool fatal;
+
+			req.ipcFd = worker_accept(
+			    listen_fd, cfg->service.io_timeout, &fatal);
+			if (fatal)
+				goto out;
+			if (req.ipcFd < 0)
+				continue;
+			/* FCGX_Accept_r begins with FCGX_Finish_r, which
+			 * would close a connection not marked kept; the
+			 * BEGIN_REQUEST record then sets the real value. */
+			req.keepConnection = 1;
+		}
+		sigprocmask(SIG_SETMASK, &waitmask, &blocked);
 		a = FCGX_Accept_r(&req);
-		if (a == -EAGAIN || a == -EWOULDBLOCK || a == -EINTR)
-			continue; /* another worker took it */
+		sigprocmask(SIG_SETMASK, &blocked, NULL);
+		if (a == -EBADF || a == -EAGAIN || a == -EWOULDBLOCK ||
+		    a == -EINTR)
+			continue; /* the connection failed, stalled or left */
 		if (a < 0) {
 			log_error("worker: accept: %s",
 				  a > -9000 ? strerror(-a) : "libfcgi error");
