@@ -44,11 +44,11 @@
 #include "route.h"
 #include "worker.h"
 
-/* Body bytes read and thrown away after an answer (so that the web server,
- * still writing the body, reaches the point where it reads the answer, and
- * a kept-open connection stays in step); beyond this, or after io_timeout
- * seconds of draining, the connection is closed. */
-#define DRAIN_MAX      (64 * 1024 * 1024)
+/* Bytes of FCGI_STDIN read and thrown away after a body that was read (the
+ * end-of-stream record, or data beyond CONTENT_LENGTH) so that a kept-open
+ * connection stays in step; beyond this, or after io_timeout seconds of
+ * draining, the connection is closed. */
+#define DRAIN_MAX      (1024 * 1024)
 #define METHOD_LOG_MAX 16 /* bytes of REQUEST_METHOD in a log line */
 /* Idle time after a request before the worker trims its heap. */
 #define WORKER_TRIM_IDLE_S 1
@@ -230,19 +230,28 @@ worker_serve(struct worker *w, FCGX_Request *req)
 		res.err = e;
 	}
 
-	/* The answer fits libfcgi's 8 KiB buffer and normally leaves with
+	/* The answer fits libfcgi's 8 KiB buffer and leaves with
 	 * FCGI_END_REQUEST in one write from FCGX_Finish_r: flushed early,
 	 * a web server may see the client leave before the end record and
-	 * drop its kept-open connection.  A body left unread is the
-	 * exception: answer first, then drain. */
+	 * drop its kept-open connection.
+	 *
+	 * A body left unread (too large) is never drained: nginx stops
+	 * sending the body once it has an answer's header, so waiting for
+	 * the rest would stall both sides.  The connection is closed
+	 * instead; libfcgi shuts down our side and reads what still comes
+	 * until the web server hangs up or 2 s pass, so that a web server
+	 * that writes the whole body before it reads (Apache) gets the
+	 * answer too, and TCP sends no reset that could destroy it. */
 	cl = cgi.v[CGI_CONTENT_LENGTH];
 	unread = !rq.body_read && cl != NULL && strspn(cl, "0") != strlen(cl);
 	response_render(&out, m.format, &res, uri, route_path_len(uri));
-	if (FCGX_PutStr(out.p, (int)out.len, req->out) != (int)out.len ||
-	    (unread && FCGX_FFlush(req->out) != 0))
+	if (FCGX_PutStr(out.p, (int)out.len, req->out) != (int)out.len)
 		log_warn("%s: the web server went away before the answer",
 			 route_name(m.route));
-	worker_drain(req, cfg->service.io_timeout);
+	if (unread)
+		req->keepConnection = 0; /* see worker_drain() */
+	else
+		worker_drain(req, cfg->service.io_timeout);
 	FCGX_Finish_r(req);
 
 	log_info("%s %s %d %s %ldms %s", method, route_name(m.route),
