@@ -20,7 +20,8 @@
  * [service] io_timeout on the new socket as SO_RCVTIMEO/SO_SNDTIMEO before
  * libfcgi reads a byte.  While libfcgi reads the request's header and
  * parameters nothing has been done for it yet, so SIGTERM is let in there
- * (without SA_RESTART): a silent client cannot delay a stop either.
+ * (without SA_RESTART): a silent client cannot delay a stop either.  A
+ * kept-open connection (FCGI_KEEP_CONN) idle for io_timeout is closed.
  */
 #include <errno.h>
 #include <fcgiapp.h>
@@ -371,15 +372,30 @@ worker_run(const struct worker_conf *wc, int listen_fd)
 	while (served < cfg->service.max_requests) {
 		/* A kept-open connection (FCGI_KEEP_CONN) brings the next
 		 * request on itself, not on the listening socket. */
-		int fd = req.ipcFd >= 0 ? req.ipcFd : listen_fd;
-		enum worker_wake r =
-		    worker_wait(fd, trim_due ? &trim_idle : NULL, &waitmask);
+		bool kept = req.ipcFd >= 0;
+		int fd = kept ? req.ipcFd : listen_fd;
+		/* A kept-open connection may stay idle for io_timeout, no
+		 * longer: while we wait on it, the listening socket waits. */
+		const struct timespec idle_max = {.tv_sec =
+						      cfg->service.io_timeout};
+		enum worker_wake r = worker_wait(fd,
+						 trim_due ? &trim_idle
+						 : kept	  ? &idle_max
+							  : NULL,
+						 &waitmask);
 		int a;
 
 		if (r == WORKER_ERROR)
 			goto out;
 		if (r == WORKER_STOP)
 			break;
+		if (r == WORKER_TIMEOUT && !trim_due) {
+			/* The kept-open connection stayed idle: close it
+			 * (at once: nothing is owed, no linger). */
+			req.detached = 1;
+			FCGX_Free(&req, 1);
+			continue;
+		}
 		if (r == WORKER_TIMEOUT) {
 			/* Idle: give the free heap back.  A password hash
 			 * leaves Argon2's block ([argon2] memory_kib, 19 MiB

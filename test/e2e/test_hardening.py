@@ -101,6 +101,39 @@ def test_stalled_body_frees_the_worker(stack, restart):
         s.close()
 
 
+def _rec(t, content):
+    return bytes([1, t, 0, 1, len(content) >> 8, len(content) & 255,
+                  0, 0]) + content
+
+
+def _nv(n, v):
+    return bytes([len(n), len(v)]) + n + v
+
+
+def test_idle_kept_connection_frees_the_worker(stack, restart):
+    """A client that asks to keep the connection (FCGI_KEEP_CONN), gets
+    its answer and goes silent holds the worker for io_timeout at most."""
+    restart({("service", "workers"): "1", ("service", "io_timeout"): "2"})
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(stack.fcgi_sock)
+    params = (_nv(b"REQUEST_METHOD", b"GET") +
+              _nv(b"REQUEST_URI", b"/ps/nowhere"))
+    s.sendall(_rec(1, b"\x00\x01\x01\x00\x00\x00\x00\x00") +
+              _rec(4, params) + _rec(4, b"") + _rec(5, b""))
+    got = b""
+    s.settimeout(10)
+    while b"\x01\x03\x00\x01" not in got:  # FCGI_END_REQUEST
+        chunk = s.recv(65536)
+        assert chunk, got
+        got += chunk
+    try:
+        r, took = timed_post(stack, MEMBERS, {"member-username": "nobody"})
+        assert_ok(r, "request-successful")
+        assert took < 6, took
+    finally:
+        s.close()
+
+
 def test_sigterm_is_prompt_with_a_stalled_connection(stack, restart):
     restart({("service", "workers"): "1",
              ("service", "shutdown_timeout"): "20"})
