@@ -45,11 +45,11 @@
 #include "route.h"
 #include "worker.h"
 
-/* Bytes of FCGI_STDIN read and thrown away after a body that was read (the
- * end-of-stream record, or data beyond CONTENT_LENGTH) so that a kept-open
- * connection stays in step; beyond this, or after io_timeout seconds of
- * draining, the connection is closed. */
-#define DRAIN_MAX      (1024 * 1024)
+/* Bytes of FCGI_STDIN read and thrown away after the parsed body (all of
+ * a body refused as too large, or just the end-of-stream record); beyond
+ * this, or after io_timeout seconds of draining, the connection is closed
+ * after the answer. */
+#define DRAIN_MAX      (64 * 1024 * 1024)
 #define METHOD_LOG_MAX 16 /* bytes of REQUEST_METHOD in a log line */
 /* Idle time after a request before the worker trims its heap. */
 #define WORKER_TRIM_IDLE_S 1
@@ -159,10 +159,13 @@ fcgx_read(void *arg, char *buf, size_t len)
 }
 
 /*
- * Throw away what is left of the body.  On a connection the web server
- * keeps open (FCGI_KEEP_CONN), unread FCGI_STDIN records would otherwise
- * be taken for the next request's; beyond DRAIN_MAX, give up on the
- * connection instead (libfcgi then shuts it down and drains it itself).
+ * Throw away what is left of the body, so that the web server gets to
+ * reading the answer, and so that on a connection it keeps open
+ * (FCGI_KEEP_CONN) unread FCGI_STDIN records are not taken for the next
+ * request's.  Beyond DRAIN_MAX or io_timeout seconds, give up on the
+ * connection instead: libfcgi then shuts it down after the answer and
+ * reads what still comes until the web server hangs up or is silent for
+ * 2 s.
  */
 static long elapsed_ms(const struct timespec *t0);
 
@@ -206,8 +209,7 @@ worker_serve(struct worker *w, FCGX_Request *req)
 	struct reset_request rr;
 	struct reset_result res = {0};
 	struct buf out = {0};
-	const char *uri, *cl;
-	bool unread;
+	const char *uri;
 	char method[METHOD_LOG_MAX + 1]; /* the params die with the request */
 	enum pwr_err e;
 
@@ -231,28 +233,22 @@ worker_serve(struct worker *w, FCGX_Request *req)
 		res.err = e;
 	}
 
-	/* The answer fits libfcgi's 8 KiB buffer and leaves with
+	/* What is left of the body is read before the answer, never after:
+	 * nginx stops sending a body once it has an answer's header, so a
+	 * body drained after the answer (one refused as too large) would
+	 * stall both sides.  Before it, the web server is still writing,
+	 * whatever its own body limit; a body beyond DRAIN_MAX or slower
+	 * than io_timeout gets its answer on a connection closed after it.
+	 *
+	 * The answer fits libfcgi's 8 KiB buffer and leaves with
 	 * FCGI_END_REQUEST in one write from FCGX_Finish_r: flushed early,
 	 * a web server may see the client leave before the end record and
-	 * drop its kept-open connection.
-	 *
-	 * A body left unread (too large) is never drained: nginx stops
-	 * sending the body once it has an answer's header, so waiting for
-	 * the rest would stall both sides.  The connection is closed
-	 * instead; libfcgi shuts down our side and reads what still comes
-	 * until the web server hangs up or 2 s pass, so that a web server
-	 * that writes the whole body before it reads (Apache) gets the
-	 * answer too, and TCP sends no reset that could destroy it. */
-	cl = cgi.v[CGI_CONTENT_LENGTH];
-	unread = !rq.body_read && cl != NULL && strspn(cl, "0") != strlen(cl);
+	 * drop its kept-open connection. */
+	worker_drain(req, cfg->service.io_timeout);
 	response_render(&out, m.format, &res, uri, route_path_len(uri));
 	if (FCGX_PutStr(out.p, (int)out.len, req->out) != (int)out.len)
 		log_warn("%s: the web server went away before the answer",
 			 route_name(m.route));
-	if (unread)
-		req->keepConnection = 0; /* see worker_drain() */
-	else
-		worker_drain(req, cfg->service.io_timeout);
 	FCGX_Finish_r(req);
 
 	log_info("%s %s %d %s %ldms %s", method, route_name(m.route),
