@@ -116,11 +116,13 @@ child_signals(bool block_stop, sigset_t *waitmask)
 	sigaction(SIGHUP, &sa, NULL);
 	/* A web server that hung up must not kill us mid-write. */
 	sigaction(SIGPIPE, &sa, NULL);
-	/* No SA_RESTART: where a stop is let in (the waits, and libfcgi
-	 * reading a request's header), a read in progress is cut short.
-	 * Elsewhere the signals are blocked (responders). */
+	/* Responders: no SA_RESTART, so that where a stop is let in (the
+	 * waits, and libfcgi reading a request's header) a read in progress
+	 * is cut short; elsewhere the signals are blocked.  The mailer:
+	 * SA_RESTART, so that a delivery in progress is not cut short (and
+	 * sent twice later). */
 	sa.sa_handler = on_stop;
-	sa.sa_flags = 0;
+	sa.sa_flags = block_stop ? 0 : SA_RESTART;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
