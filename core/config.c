@@ -53,6 +53,7 @@ enum key {
 	KEY_SERVICE_LISTEN_MODE,
 	KEY_SERVICE_USER,
 	KEY_SERVICE_SHUTDOWN_TIMEOUT,
+	KEY_SERVICE_IO_TIMEOUT,
 	KEY_SERVICE_TEMPLATE_DIR,
 	KEY_SERVICE_LOCAL_TEMPLATE_DIR,
 	KEY_SERVICE_GLOBAL_TEMPLATE,
@@ -130,13 +131,14 @@ static bool check_host(const char *, char *, size_t);
 static bool check_from(const char *, char *, size_t);
 
 /* Indexed by enum starttls_mode, enum password_policy, ... */
-static const char *const starttls_names[] = {"no", "try", "required", NULL};
+static const char *const starttls_names[] = {"no", "try", "required", "auto",
+					     NULL};
 static const char *const policy_names[] = {"pageseeder", "nist", NULL};
 static const char *const target_names[] = {"stderr", "syslog", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug",
 					  NULL};
 
-_Static_assert(STARTTLS_REQUIRED == 2 && POLICY_NIST == 1 &&
+_Static_assert(STARTTLS_AUTO == 3 && POLICY_NIST == 1 &&
 		   LOG_TARGET_SYSLOG == 1 && LOG_LEVEL_DEBUG == 3,
 	       "enum name tables out of step with config.h");
 _Static_assert(sizeof(enum starttls_mode) == sizeof(int) &&
@@ -200,6 +202,8 @@ static const struct ckey keys[KEY__MAX] = {
     [KEY_SERVICE_SHUTDOWN_TIMEOUT] =
 	NUM("service", "shutdown_timeout", CT_INT, service.shutdown_timeout, 1,
 	    3600, "10"),
+    [KEY_SERVICE_IO_TIMEOUT] =
+	NUM("service", "io_timeout", CT_INT, service.io_timeout, 1, 3600, "30"),
     [KEY_SERVICE_TEMPLATE_DIR] =
 	STR("service", "template_dir", service.template_dir, check_abs_path,
 	    "/usr/share/pwreset/mail-templates"),
@@ -228,7 +232,7 @@ static const struct ckey keys[KEY__MAX] = {
     [KEY_SMTP_HOST] = STR("smtp", "host", smtp.host, check_host, "localhost"),
     [KEY_SMTP_PORT] = NUM("smtp", "port", CT_INT, smtp.port, 1, 65535, "25"),
     [KEY_SMTP_STARTTLS] =
-	ENUM("smtp", "starttls", smtp.starttls, starttls_names, "try"),
+	ENUM("smtp", "starttls", smtp.starttls, starttls_names, "auto"),
     [KEY_SMTP_USER] = STR("smtp", "user", smtp.user, NULL, ""),
     [KEY_SMTP_PASSWORD_FILE] = STR("smtp", "password_file", smtp.password_file,
 				   check_opt_abs_path, ""),
@@ -433,8 +437,9 @@ key_set(struct config *c, enum key k, const char *v, char *why, size_t whylen)
 	return false;
 }
 
-void
-config_defaults(struct config *c)
+/* The table's defaults, STARTTLS_AUTO left as is. */
+static void
+config_defaults_raw(struct config *c)
 {
 	char why[CONFIG_MSG_MAX];
 
@@ -442,6 +447,54 @@ config_defaults(struct config *c)
 	for (int k = 0; k < KEY__MAX; k++)
 		if (!key_set(c, (enum key)k, keys[k].def, why, sizeof(why)))
 			abort(); /* a default that fails its own check */
+}
+
+/*
+ * True when host names this machine's loopback: "localhost", 127.0.0.0/8
+ * or ::1.  Only a name that cannot leave the machine counts: a name that
+ * merely resolves to loopback today may not tomorrow.
+ */
+static bool
+host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char v6[INET6_ADDRSTRLEN];
+	size_t n = strlen(host);
+
+	if (strcasecmp(host, "localhost") == 0 ||
+	    strcasecmp(host, "localhost.") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n >= 2 && n - 2 < sizeof(v6) && host[0] == '[' &&
+	    host[n - 1] == ']') {
+		memcpy(v6, host + 1, n - 2);
+		v6[n - 2] = '\0';
+		host = v6;
+	}
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/*
+ * starttls = auto (the default): a relay on loopback is reached without
+ * crossing a network, so "try" is enough; for any other, a missing or
+ * stripped STARTTLS must stop delivery rather than send tokens in clear.
+ */
+static void
+config_resolve_starttls(struct config *c)
+{
+	if (c->smtp.starttls == STARTTLS_AUTO)
+		c->smtp.starttls = host_is_loopback(c->smtp.host)
+				       ? STARTTLS_TRY
+				       : STARTTLS_REQUIRED;
+}
+
+void
+config_defaults(struct config *c)
+{
+	config_defaults_raw(c);
+	config_resolve_starttls(c);
 }
 
 void
@@ -605,6 +658,16 @@ config_check_all(struct parse *p)
 		parse_fail(p, "[service] ping_path must differ from "
 			      "status_path");
 	}
+	/* AUTH PLAIN sends the password as it is: only inside TLS, and
+	 * only if a relay that drops STARTTLS cannot make us skip it. */
+	if (c->smtp.user[0] != '\0' && c->smtp.starttls != STARTTLS_REQUIRED) {
+		int a = p->key_line[KEY_SMTP_USER];
+		int b = p->key_line[KEY_SMTP_STARTTLS];
+		p->line = a > b ? a : b;
+		parse_fail(p, "[smtp] user is set: SMTP AUTH needs "
+			      "starttls = required (the password must not "
+			      "cross the network in clear)");
+	}
 }
 
 int
@@ -614,7 +677,7 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 	int rc = -1;
 	int ret;
 
-	config_defaults(c);
+	config_defaults_raw(c);
 	memset(&p, 0, sizeof(p));
 	p.c = c;
 	c->path = xstrdup(path);
@@ -640,6 +703,7 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 			 path, ret);
 		goto out;
 	}
+	config_resolve_starttls(c);
 	if (p.err_line == 0)
 		config_check_all(&p);
 	if (p.err_line != 0) {

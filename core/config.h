@@ -17,7 +17,15 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/pwreset/pwreset.conf"
 
-enum starttls_mode { STARTTLS_NO, STARTTLS_TRY, STARTTLS_REQUIRED };
+/* STARTTLS_AUTO only exists while a file is read: config_load() and
+ * config_defaults() resolve it to STARTTLS_TRY for a relay on loopback,
+ * STARTTLS_REQUIRED for any other. */
+enum starttls_mode {
+	STARTTLS_NO,
+	STARTTLS_TRY,
+	STARTTLS_REQUIRED,
+	STARTTLS_AUTO
+};
 enum password_policy { POLICY_PAGESEEDER, POLICY_NIST };
 enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG };
 /* Ordered: a message is logged when its level <= the configured level. */
@@ -48,7 +56,8 @@ struct config {
 		int listen_mode;      /* octal mode of a unix socket, 0660 */
 		char *user;	      /* "" → keep the current user */
 		int shutdown_timeout; /* seconds, 10 */
-		char *template_dir;   /* "/usr/share/pwreset/mail-templates" */
+		int io_timeout; /* seconds a FastCGI read/write may stall, 30 */
+		char *template_dir; /* "/usr/share/pwreset/mail-templates" */
 		/* "/etc/pwreset/templates"; wins over template_dir */
 		char *local_template_dir;
 		char *global_template; /* "" → only the default set */
@@ -68,7 +77,8 @@ struct config {
 	struct {
 		char *host; /* "localhost" */
 		int port;   /* 25 */
-		enum starttls_mode starttls;
+		enum starttls_mode
+		    starttls;	     /* never STARTTLS_AUTO once loaded */
 		char *user;	     /* "" → no AUTH */
 		char *password_file; /* read once, at start-up */
 		int timeout;	     /* seconds, 10 */

@@ -123,6 +123,7 @@ test_defaults(void **state)
 	assert_string_equal(c.service.ping_path, "");
 	assert_string_equal(c.service.user, "");
 	assert_int_equal(c.service.shutdown_timeout, 10);
+	assert_int_equal(c.service.io_timeout, 30);
 	assert_string_equal(c.service.template_dir,
 			    "/usr/share/pwreset/mail-templates");
 	assert_string_equal(c.service.global_template, "");
@@ -477,6 +478,65 @@ test_enums(void **state)
 	config_free(&c);
 }
 
+/* starttls = auto (the default): "try" on loopback, "required" elsewhere;
+ * SMTP AUTH only with "required". */
+static void
+test_starttls_auto(void **state)
+{
+	static const struct {
+		const char *text;
+		enum starttls_mode want;
+	} cases[] = {
+	    {"[smtp]\nport = 25\n", STARTTLS_TRY},
+	    {"[smtp]\nhost = localhost\n", STARTTLS_TRY},
+	    {"[smtp]\nhost = 127.0.0.1\n", STARTTLS_TRY},
+	    {"[smtp]\nhost = 127.9.8.7\n", STARTTLS_TRY},
+	    {"[smtp]\nhost = ::1\n", STARTTLS_TRY},
+	    {"[smtp]\nhost = [::1]\n", STARTTLS_TRY},
+	    {"[smtp]\nhost = mail.example.org\n", STARTTLS_REQUIRED},
+	    {"[smtp]\nhost = 128.0.0.1\n", STARTTLS_REQUIRED},
+	    {"[smtp]\nhost = localhost.example.org\n", STARTTLS_REQUIRED},
+	    {"[smtp]\nhost = ::2\n", STARTTLS_REQUIRED},
+	    {"[smtp]\nstarttls = auto\nhost = relay\n", STARTTLS_REQUIRED},
+	    {"[smtp]\nhost = relay\nstarttls = try\n", STARTTLS_TRY},
+	    {"[smtp]\nhost = relay\nstarttls = no\n", STARTTLS_NO},
+	    {"[smtp]\nstarttls = required\n", STARTTLS_REQUIRED},
+	};
+	struct config c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		load_ok(cases[i].text, &c);
+		if (c.smtp.starttls != cases[i].want)
+			fail_msg("%s: got %d", cases[i].text,
+				 (int)c.smtp.starttls);
+		config_free(&c);
+	}
+	expect_error("[smtp]\nuser = mailer\n", 2, "starttls = required");
+	expect_error("[smtp]\nuser = mailer\nstarttls = try\n", 3,
+		     "SMTP AUTH needs starttls = required");
+	expect_error("[smtp]\nstarttls = no\nuser = mailer\n", 3,
+		     "SMTP AUTH needs starttls = required");
+	load_ok("[smtp]\nhost = relay\nuser = mailer\n", &c);
+	assert_int_equal(c.smtp.starttls, STARTTLS_REQUIRED);
+	config_free(&c);
+	load_ok("[smtp]\nuser = mailer\nstarttls = required\n", &c);
+	config_free(&c);
+}
+
+static void
+test_io_timeout(void **state)
+{
+	struct config c;
+
+	(void)state;
+	expect_error("[service]\nio_timeout = 0\n", 2, "io_timeout");
+	expect_error("[service]\nio_timeout = 3601\n", 2, "io_timeout");
+	load_ok("[service]\nio_timeout = 2\n", &c);
+	assert_int_equal(c.service.io_timeout, 2);
+	config_free(&c);
+}
+
 static void
 test_strings(void **state)
 {
@@ -620,6 +680,7 @@ static const char *const sample_keys[] = {
     "service.listen_mode",
     "service.user",
     "service.shutdown_timeout",
+    "service.io_timeout",
     "service.template_dir",
     "service.local_template_dir",
     "service.global_template",
@@ -716,6 +777,7 @@ test_sample_config(void **state)
 	assert_string_equal(c.service.user, d.service.user);
 	assert_int_equal(c.service.shutdown_timeout,
 			 d.service.shutdown_timeout);
+	assert_int_equal(c.service.io_timeout, d.service.io_timeout);
 	assert_string_equal(c.service.template_dir, d.service.template_dir);
 	assert_string_equal(c.service.global_template,
 			    d.service.global_template);
@@ -884,6 +946,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_starttls_auto),
+	    cmocka_unit_test(test_io_timeout),
 	    cmocka_unit_test(test_empty_file),
 	    cmocka_unit_test(test_every_key),
 	    cmocka_unit_test(test_duplicate_key),

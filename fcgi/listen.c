@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -82,6 +83,60 @@ listen_systemd(struct listener *l, char *err, size_t errlen)
 	return 1;
 }
 
+/*
+ * The socket's directory must not let others swap what we create for
+ * something else between bind() and chown: no write for "other" unless
+ * the sticky bit protects our entry (/tmp, /run/user).
+ */
+static int
+dir_trusted(const char *path, char *err, size_t errlen)
+{
+	char copy[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+	const char *dir;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	dir = dirname(copy);
+	if (stat(dir, &st) != 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+		snprintf(err, errlen,
+			 "%s: directory is writable by anyone and not sticky",
+			 dir);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Give the socket just made at path to uid:gid without following a
+ * symbolic link, and only if it still is the socket we made (ours, one
+ * link): a path swapped in the meantime is refused, never changed.
+ */
+static int
+chown_socket(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	int pfd, rc = -1;
+
+	pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return -1;
+	if (fstat(pfd, &st) != 0)
+		goto out;
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid() ||
+	    st.st_nlink != 1) {
+		errno = EPERM;
+		goto out;
+	}
+	rc = fchownat(pfd, "", uid, gid, AT_EMPTY_PATH);
+out:
+	close(pfd);
+	return rc;
+}
+
 static int
 listen_unix(struct listener *l, const char *path, int mode, uid_t uid,
 	    gid_t gid, char *err, size_t errlen)
@@ -96,6 +151,8 @@ listen_unix(struct listener *l, const char *path, int mode, uid_t uid,
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (dir_trusted(path, err, errlen) != 0)
+		return -1;
 
 	if (lstat(path, &st) == 0) {
 		int probe;
@@ -129,7 +186,12 @@ listen_unix(struct listener *l, const char *path, int mode, uid_t uid,
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0)
 		goto fail;
-	/* No moment with looser permissions than asked for. */
+	/* No moment with looser permissions than asked for, and nothing
+	 * done by path name that could follow a symbolic link: Linux's
+	 * bind() gives the new node the socket's own mode less the umask,
+	 * so the mode is set on the descriptor before it has a name. */
+	if (fchmod(fd, (mode_t)mode) != 0)
+		goto fail;
 	old = umask(0777 & ~(mode_t)mode);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		umask(old);
@@ -139,9 +201,7 @@ listen_unix(struct listener *l, const char *path, int mode, uid_t uid,
 	l->unix_path = strdup(path);
 	if (l->unix_path == NULL)
 		abort();
-	if (chmod(path, (mode_t)mode) != 0)
-		goto fail;
-	if (uid != (uid_t)-1 && chown(path, uid, gid) != 0)
+	if (uid != (uid_t)-1 && chown_socket(path, uid, gid) != 0)
 		goto fail;
 	if (listen(fd, SOMAXCONN) != 0)
 		goto fail;

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/config.h"
@@ -32,6 +34,49 @@ usage(FILE *out, int status)
 	exit(status);
 }
 
+/*
+ * The configuration may hold the database password (conninfo); it is
+ * installed 0640.  A copy anyone can read is worth a warning, at start and
+ * from -n.  Writes the warning into msg, or "" when there is none.
+ */
+static void
+config_mode_warning(const char *path, char *msg, size_t len)
+{
+	struct stat st;
+
+	msg[0] = '\0';
+	if (stat(path, &st) == 0 && (st.st_mode & S_IROTH))
+		snprintf(msg, len,
+			 "%s is readable by anyone (mode %04o): it may hold "
+			 "passwords; make it 0640 (chmod o-r)",
+			 path, (unsigned)(st.st_mode & 07777));
+}
+
+/*
+ * The children read [smtp] password_file after dropping root: when we are
+ * root with a service user, check it as that user, not as root (to whom
+ * every file is readable).  0, or -1 with a reason in err.
+ */
+static int
+password_file_check(const struct config *cfg, char *err, size_t errlen)
+{
+	uid_t uid;
+	gid_t gid;
+	char why[512];
+
+	if (geteuid() != 0 || cfg->service.user[0] == '\0' ||
+	    cfg->smtp.password_file[0] == '\0')
+		return 0;
+	if (priv_lookup(cfg->service.user, &uid, &gid, why, sizeof(why)) != 0 ||
+	    priv_check_readable(uid, gid, cfg->smtp.password_file, why,
+				sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: [smtp] password_file as user %s: %s",
+			 cfg->path, cfg->service.user, why);
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -40,7 +85,7 @@ main(int argc, char *argv[])
 	const char *carg = NULL, *path;
 	const struct config *cfg = &wc.app.cfg;
 	bool check = false;
-	char err[1024];
+	char err[1024], warn[1024];
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 	int ch, rc = 1;
@@ -79,14 +124,27 @@ main(int argc, char *argv[])
 	 * at start is an error there too. */
 	log_init("pwreset", LOG_TARGET_STDERR, LOG_LEVEL_INFO);
 
-	if (worker_conf_load(&wc, path, err, sizeof(err)) != 0) {
+	/* Before any secret is read; inherited by every child. */
+	if (priv_no_core(err, sizeof(err)) != 0) {
 		if (check)
 			fprintf(stderr, "%s\n", err);
 		else
 			log_error("%s", err);
 		return 1;
 	}
+	if (worker_conf_load(&wc, path, err, sizeof(err)) != 0 ||
+	    password_file_check(cfg, err, sizeof(err)) != 0) {
+		if (check)
+			fprintf(stderr, "%s\n", err);
+		else
+			log_error("%s", err);
+		worker_conf_free(&wc);
+		return 1;
+	}
+	config_mode_warning(path, warn, sizeof(warn));
 	if (check) {
+		if (warn[0] != '\0')
+			fprintf(stderr, "warning: %s\n", warn);
 		printf("%s: ok\n", path);
 		worker_conf_free(&wc);
 		return 0;
@@ -95,6 +153,8 @@ main(int argc, char *argv[])
 	/* First, so that two hosts' logs tell which build each runs. */
 	log_info("pwreset %s starting, configuration %s", PWRESET_VERSION,
 		 path);
+	if (warn[0] != '\0')
+		log_warn("%s", warn);
 
 	if (geteuid() == 0 && cfg->service.user[0] != '\0') {
 		if (priv_lookup(cfg->service.user, &uid, &gid, err,
@@ -118,6 +178,11 @@ main(int argc, char *argv[])
 	if (uid != (uid_t)-1) {
 		if (priv_drop(uid, gid, err, sizeof(err)) != 0) {
 			log_error("dropping privileges: %s", err);
+			goto out;
+		}
+		/* A change of uid resets "dumpable" to fs.suid_dumpable. */
+		if (priv_no_core(err, sizeof(err)) != 0) {
+			log_error("%s", err);
 			goto out;
 		}
 		log_info("running as %s", cfg->service.user);

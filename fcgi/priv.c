@@ -3,11 +3,14 @@
  * groups first (they need root), then the gid, then the uid last.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "priv.h"
@@ -74,4 +77,60 @@ priv_no_new_privs(char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+int
+priv_no_core(char *err, size_t errlen)
+{
+	const struct rlimit none = {0, 0};
+
+	if (setrlimit(RLIMIT_CORE, &none) != 0) {
+		snprintf(err, errlen, "setrlimit(RLIMIT_CORE): %s",
+			 strerror(errno));
+		return -1;
+	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		snprintf(err, errlen, "prctl(PR_SET_DUMPABLE): %s",
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+priv_check_readable(uid_t uid, gid_t gid, const char *path, char *err,
+		    size_t errlen)
+{
+	pid_t pid;
+	int status;
+
+	/* A child, because dropping root cannot be undone. */
+	pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		char why[256];
+		int fd;
+
+		if (priv_drop(uid, gid, why, sizeof(why)) != 0)
+			_exit(255);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		_exit(fd < 0 ? (errno > 0 && errno < 255 ? errno : 254) : 0);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			snprintf(err, errlen, "waitpid: %s", strerror(errno));
+			return -1;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) < 254)
+		snprintf(err, errlen, "%s: %s", path,
+			 strerror(WEXITSTATUS(status)));
+	else
+		snprintf(err, errlen, "%s: cannot check as the service user",
+			 path);
+	return -1;
 }

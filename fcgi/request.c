@@ -12,6 +12,7 @@
  *   field's limit is refused;
  * - the same name twice in the query string, or twice in the body, is
  *   refused; a name in both: the body's value is used;
+ * - a non-empty member-password in the query string is refused (SPEC §3);
  * - unknown names are checked like the others, then ignored;
  * - an empty value is an absent one.
  */
@@ -321,6 +322,11 @@ request_parse(struct request *rq, const struct cgi *cgi, size_t max_body,
 		rq->query_cap = qlen + 1;
 		if ((e = form_parse(rq->query, qlen, &q, &count)) != PWR_OK)
 			return e;
+		/* A password in a URL ends up in access logs and browser
+		 * histories: refused, even when the body has one too. */
+		if (q.field[FIELD_MEMBER_PASSWORD] != NULL &&
+		    *q.field[FIELD_MEMBER_PASSWORD] != '\0')
+			return PWR_E_MALFORMED;
 	}
 	if (len > 0 && (e = form_parse(rq->body, len, &b, &count)) != PWR_OK)
 		return e;

@@ -166,6 +166,16 @@ test_query_and_body(void **state)
 	/* The same name in both is no repetition. */
 	assert_int_equal(run(f, "token=a", "token=b"), PWR_OK);
 	assert_string_equal(FIELD(f, TOKEN), "b");
+	/* A password in the query string is refused (access logs), even
+	 * when the body carries one; an empty one is absent. */
+	assert_int_equal(run(f, "member-password=secret12345", "token=t"),
+			 PWR_E_MALFORMED);
+	assert_int_equal(
+	    run(f, "member-password=a", "member-password=b&token=t"),
+	    PWR_E_MALFORMED);
+	assert_int_equal(run(f, "member%2Dpassword=a", NULL), PWR_E_MALFORMED);
+	assert_int_equal(run(f, "member-password=", "token=t"), PWR_OK);
+	assert_int_equal(run(f, NULL, "member-password=secret12345"), PWR_OK);
 	/* The body's empty value still wins, and is absent. */
 	assert_int_equal(run(f, "token=a", "token="), PWR_OK);
 	assert_null(FIELD(f, TOKEN));

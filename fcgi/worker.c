@@ -14,6 +14,14 @@
  * connection, the losers get EAGAIN from libfcgi's accept() and wait again
  * instead of blocking inside FCGX_Accept_r where no signal could reach
  * them (libfcgi retries accept() on EINTR).
+ *
+ * A stalled connection cannot hold a worker: the worker accepts itself
+ * (libfcgi is given no listening socket, so it never does) and puts
+ * [service] io_timeout on the new socket as SO_RCVTIMEO/SO_SNDTIMEO before
+ * libfcgi reads a byte.  While libfcgi reads the request's header and
+ * parameters nothing has been done for it yet, so SIGTERM is let in there
+ * (without SA_RESTART): a silent client cannot delay a stop either.  A
+ * kept-open connection (FCGI_KEEP_CONN) idle for io_timeout is closed.
  */
 #include <errno.h>
 #include <fcgiapp.h>
@@ -25,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -38,9 +47,11 @@
 #include "status.h"
 #include "worker.h"
 
-/* Body bytes read and thrown away after an answer so that a kept-open
- * connection stays in step; beyond this the connection is closed. */
-#define DRAIN_MAX      (1024 * 1024)
+/* Bytes of FCGI_STDIN read and thrown away after the parsed body (all of
+ * a body refused as too large, or just the end-of-stream record); beyond
+ * this, or after io_timeout seconds of draining, the connection is closed
+ * after the answer. */
+#define DRAIN_MAX      (64 * 1024 * 1024)
 #define METHOD_LOG_MAX 16 /* bytes of REQUEST_METHOD in a log line */
 /* Idle time after a request before the worker trims its heap. */
 #define WORKER_TRIM_IDLE_S 1
@@ -107,9 +118,13 @@ child_signals(bool block_stop, sigset_t *waitmask)
 	sigaction(SIGHUP, &sa, NULL);
 	/* A web server that hung up must not kill us mid-write. */
 	sigaction(SIGPIPE, &sa, NULL);
-	/* SA_RESTART: a read or write in progress is not cut short. */
+	/* Responders: no SA_RESTART, so that where a stop is let in (the
+	 * waits, and libfcgi reading a request's header) a read in progress
+	 * is cut short; elsewhere the signals are blocked.  The mailer:
+	 * SA_RESTART, so that a delivery in progress is not cut short (and
+	 * sent twice later). */
 	sa.sa_handler = on_stop;
-	sa.sa_flags = SA_RESTART;
+	sa.sa_flags = block_stop ? 0 : SA_RESTART;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
@@ -150,29 +165,6 @@ fcgx_read(void *arg, char *buf, size_t len)
 	return n < 0 ? -1 : n;
 }
 
-/*
- * Throw away what is left of the body.  On a connection the web server
- * keeps open (FCGI_KEEP_CONN), unread FCGI_STDIN records would otherwise
- * be taken for the next request's; beyond DRAIN_MAX, give up on the
- * connection instead (libfcgi then shuts it down and drains it itself).
- */
-static void
-worker_drain(FCGX_Request *req)
-{
-	char scratch[4096];
-	size_t total = 0;
-
-	while (total < DRAIN_MAX) {
-		int n = FCGX_GetStr(scratch, sizeof(scratch), req->in);
-		if (n <= 0)
-			return;
-		total += (size_t)n;
-	}
-	/* keepConnection is below libfcgi's "don't use" line, but it is
-	 * the only way to ask FCGX_Finish_r to close. */
-	req->keepConnection = 0;
-}
-
 static long
 elapsed_us(const struct timespec *t0)
 {
@@ -181,6 +173,34 @@ elapsed_us(const struct timespec *t0)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	return (long)(t1.tv_sec - t0->tv_sec) * 1000000 +
 	       (t1.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+/*
+ * Throw away what is left of the body, so that the web server gets to
+ * reading the answer, and so that on a connection it keeps open
+ * (FCGI_KEEP_CONN) unread FCGI_STDIN records are not taken for the next
+ * request's.  Beyond DRAIN_MAX or io_timeout seconds, give up on the
+ * connection instead: libfcgi then shuts it down after the answer and
+ * reads what still comes until the web server hangs up or is silent for
+ * 2 s.
+ */
+static void
+worker_drain(FCGX_Request *req, int io_timeout_s)
+{
+	char scratch[16384];
+	struct timespec t0;
+	size_t total = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (total < DRAIN_MAX && elapsed_us(&t0) < io_timeout_s * 1000000L) {
+		int n = FCGX_GetStr(scratch, sizeof(scratch), req->in);
+		if (n <= 0)
+			return;
+		total += (size_t)n;
+	}
+	/* keepConnection is below libfcgi's "don't use" line, but it is
+	 * the only way to ask FCGX_Finish_r to close. */
+	req->keepConnection = 0;
 }
 
 /* The status page or the ping: answered here, not counted, not logged
@@ -196,8 +216,8 @@ worker_serve_status(struct worker *w, FCGX_Request *req, enum status_page page,
 
 	snprintf(m, sizeof(m), "%s", method != NULL ? method : "-");
 	status_render(&out, page, method, uri, w->counters, db_ok);
+	worker_drain(req, w->wc->app.cfg.service.io_timeout);
 	FCGX_PutStr(out.p, (int)out.len, req->out);
-	worker_drain(req);
 	FCGX_Finish_r(req);
 	log_debug("%s %s%s", m, page == STATUS_PAGE_PING ? "ping" : "status",
 		  ask && !db_ok ? ": database unavailable" : "");
@@ -223,8 +243,8 @@ worker_serve(struct worker *w, FCGX_Request *req)
 	struct reset_request rr;
 	struct reset_result res = {0};
 	struct buf out = {0};
-	const char *uri, *cl;
-	bool unread, page;
+	const char *uri;
+	bool page;
 	int status;
 	char method[METHOD_LOG_MAX + 1]; /* the params die with the request */
 	enum status_page spage;
@@ -261,22 +281,25 @@ worker_serve(struct worker *w, FCGX_Request *req)
 		res.err = e;
 	}
 
-	/* The answer fits libfcgi's 8 KiB buffer and normally leaves with
+	/* What is left of the body is read before the answer, never after:
+	 * nginx stops sending a body once it has an answer's header, so a
+	 * body drained after the answer (one refused as too large) would
+	 * stall both sides.  Before it, the web server is still writing,
+	 * whatever its own body limit; a body beyond DRAIN_MAX or slower
+	 * than io_timeout gets its answer on a connection closed after it.
+	 *
+	 * The answer fits libfcgi's 8 KiB buffer and leaves with
 	 * FCGI_END_REQUEST in one write from FCGX_Finish_r: flushed early,
 	 * a web server may see the client leave before the end record and
-	 * drop its kept-open connection.  A body left unread is the
-	 * exception: answer first, then drain. */
-	cl = cgi.v[CGI_CONTENT_LENGTH];
-	unread = !rq.body_read && cl != NULL && strspn(cl, "0") != strlen(cl);
+	 * drop its kept-open connection. */
+	worker_drain(req, cfg->service.io_timeout);
 	if (!page) {
 		response_render(&out, m.format, &res, uri, route_path_len(uri));
 		status = response_http_status(res.err);
 	}
-	if (FCGX_PutStr(out.p, (int)out.len, req->out) != (int)out.len ||
-	    (unread && FCGX_FFlush(req->out) != 0))
+	if (FCGX_PutStr(out.p, (int)out.len, req->out) != (int)out.len)
 		log_warn("%s: the web server went away before the answer",
 			 route_name(m.route));
-	worker_drain(req);
 	FCGX_Finish_r(req);
 
 	us = elapsed_us(&t0);
@@ -328,6 +351,46 @@ worker_wait(int fd, const struct timespec *timeout, const sigset_t *waitmask)
 	}
 }
 
+/*
+ * Accept one connection on the non-blocking listening socket and bound
+ * every read and write on it by io_timeout_s.  Returns the socket, or -1:
+ * *fatal tells a broken listening socket (logged) from a lost race or a
+ * client that left already.
+ */
+static int
+worker_accept(int listen_fd, int io_timeout_s, bool *fatal)
+{
+	struct timeval tv = {.tv_sec = io_timeout_s};
+	int fd;
+
+	*fatal = false;
+	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0) {
+		switch (errno) {
+		case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+		case EWOULDBLOCK:
+#endif
+		case EINTR:
+		case ECONNABORTED:
+		case EPROTO:
+			return -1; /* another worker took it, or it left */
+		default:
+			log_errno("worker: accept");
+			*fatal = true;
+			return -1;
+		}
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
+		/* Never serve a connection that could stall us for ever. */
+		log_errno("worker: setsockopt(SO_RCVTIMEO/SO_SNDTIMEO)");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int
 worker_run(const struct worker_conf *wc, int listen_fd,
 	   struct counters *counters, int seat)
@@ -337,7 +400,7 @@ worker_run(const struct worker_conf *wc, int listen_fd,
 	struct app *app = NULL;
 	bool req_ok = false;
 	FCGX_Request req;
-	sigset_t waitmask;
+	sigset_t waitmask, blocked;
 	const struct timespec trim_idle = {.tv_sec = WORKER_TRIM_IDLE_S};
 	bool trim_due = false;
 	int served = 0, rc = 1;
@@ -348,7 +411,10 @@ worker_run(const struct worker_conf *wc, int listen_fd,
 	app_set_counters(app, counters);
 	w.app = app;
 	w.env = app_reset_env(app);
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, listen_fd, 0) != 0) {
+	/* No listening socket for libfcgi: worker_accept() hands it each
+	 * connection, so libfcgi's own accept() can only fail (EBADF),
+	 * which is how it reports a connection it dropped. */
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, -1, 0) != 0) {
 		log_error("worker: cannot initialise libfcgi");
 		goto out;
 	}
@@ -358,15 +424,30 @@ worker_run(const struct worker_conf *wc, int listen_fd,
 	while (served < cfg->service.max_requests) {
 		/* A kept-open connection (FCGI_KEEP_CONN) brings the next
 		 * request on itself, not on the listening socket. */
-		int fd = req.ipcFd >= 0 ? req.ipcFd : listen_fd;
-		enum worker_wake r =
-		    worker_wait(fd, trim_due ? &trim_idle : NULL, &waitmask);
+		bool kept = req.ipcFd >= 0;
+		int fd = kept ? req.ipcFd : listen_fd;
+		/* A kept-open connection may stay idle for io_timeout, no
+		 * longer: while we wait on it, the listening socket waits. */
+		const struct timespec idle_max = {.tv_sec =
+						      cfg->service.io_timeout};
+		enum worker_wake r = worker_wait(fd,
+						 trim_due ? &trim_idle
+						 : kept	  ? &idle_max
+							  : NULL,
+						 &waitmask);
 		int a;
 
 		if (r == WORKER_ERROR)
 			goto out;
 		if (r == WORKER_STOP)
 			break;
+		if (r == WORKER_TIMEOUT && !trim_due) {
+			/* The kept-open connection stayed idle: close it
+			 * (at once: nothing is owed, no linger). */
+			req.detached = 1;
+			FCGX_Free(&req, 1);
+			continue;
+		}
 		if (r == WORKER_TIMEOUT) {
 			/* Idle: give the free heap back.  A password hash
 			 * leaves Argon2's block ([argon2] memory_kib, 19 MiB
@@ -377,9 +458,26 @@ worker_run(const struct worker_conf *wc, int listen_fd,
 			trim_due = false;
 			continue;
 		}
+		if (req.ipcFd < 0) {
+			bool fatal;
+
+			req.ipcFd = worker_accept(
+			    listen_fd, cfg->service.io_timeout, &fatal);
+			if (fatal)
+				goto out;
+			if (req.ipcFd < 0)
+				continue;
+			/* FCGX_Accept_r begins with FCGX_Finish_r, which
+			 * would close a connection not marked kept; the
+			 * BEGIN_REQUEST record then sets the real value. */
+			req.keepConnection = 1;
+		}
+		sigprocmask(SIG_SETMASK, &waitmask, &blocked);
 		a = FCGX_Accept_r(&req);
-		if (a == -EAGAIN || a == -EWOULDBLOCK || a == -EINTR)
-			continue; /* another worker took it */
+		sigprocmask(SIG_SETMASK, &blocked, NULL);
+		if (a == -EBADF || a == -EAGAIN || a == -EWOULDBLOCK ||
+		    a == -EINTR)
+			continue; /* the connection failed, stalled or left */
 		if (a < 0) {
 			log_error("worker: accept: %s",
 				  a > -9000 ? strerror(-a) : "libfcgi error");

@@ -56,6 +56,7 @@ struct deliver_ctx {
 	enum smtp_starttls starttls;
 	char *user; /* copies, wiped at the end */
 	char *pass;
+	bool tls;	/* STARTTLS succeeded: the session is encrypted */
 	char note[256]; /* the first local cause of a failure, if any */
 	int lowest_fd;	/* lowest free descriptor before the session */
 	int port;	/* the relay's, to recognise libesmtp's socket */
@@ -275,6 +276,9 @@ event_cb(smtp_session_t session, int event, void *arg, ...)
 		*ok = 0;
 		note(c, "TLS: cipher too weak");
 		break;
+	case SMTP_EV_STARTTLS_OK:
+		c->tls = true;
+		break;
 	case SMTP_EV_EXTNA_STARTTLS:
 		note(c, "server does not offer STARTTLS (starttls = required)");
 		break;
@@ -294,6 +298,12 @@ auth_interact(auth_client_request_t req, char **result, int fields, void *arg)
 	struct deliver_ctx *c = arg;
 	int i;
 
+	/* The second lock: with AUTH, STARTTLS is required (smtp_deliver),
+	 * but whatever libesmtp does, no credential leaves in clear. */
+	if (!c->tls) {
+		note(c, "SMTP AUTH refused: the session is not encrypted");
+		return 0;
+	}
 	for (i = 0; i < fields; i++) {
 		if (req[i].flags & AUTH_PASS)
 			result[i] = c->pass;
@@ -486,6 +496,11 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 	if (final_s > SMTP_TIMEOUT_MAX)
 		final_s = SMTP_TIMEOUT_MAX;
 	use_auth = opts->user != NULL && opts->user[0] != '\0';
+	/* AUTH PLAIN sends the password as it is: with AUTH, a relay that
+	 * offers no STARTTLS (or an attacker who strips it) gets nothing,
+	 * and its certificate must verify. */
+	if (use_auth)
+		c.starttls = SMTP_STARTTLS_REQUIRED;
 
 	if ((session = smtp_create_session()) == NULL ||
 	    (msg = smtp_add_message(session)) == NULL)
@@ -515,9 +530,9 @@ smtp_deliver(const struct smtp_opts *opts, const char *from, const char *to,
 		goto out;
 	}
 
-	how = opts->starttls == SMTP_STARTTLS_REQUIRED ? Starttls_REQUIRED
-	      : opts->starttls == SMTP_STARTTLS_TRY    ? Starttls_ENABLED
-						       : Starttls_DISABLED;
+	how = c.starttls == SMTP_STARTTLS_REQUIRED ? Starttls_REQUIRED
+	      : c.starttls == SMTP_STARTTLS_TRY	   ? Starttls_ENABLED
+						   : Starttls_DISABLED;
 	if (how != Starttls_DISABLED) {
 		if (opts->tls == NULL) {
 			reason_set(reason, reasonlen, "cannot set up TLS");

@@ -394,19 +394,43 @@ test_smtp_starttls(void **state)
 	assert_non_null(strstr(reason, "certificate"));
 	assert_null(strstr(reason, "s3cret"));
 
+	/* AUTH makes STARTTLS required whatever was asked, so an
+	 * unverifiable certificate stops it before the password goes. */
+	o.starttls = SMTP_STARTTLS_NO;
+	deliver_as(&o, "tls4a@example.org", SMTP_TEMPFAIL, reason,
+		   sizeof(reason));
+	assert_non_null(strstr(reason, "certificate"));
+	o.starttls = SMTP_STARTTLS_TRY;
+	deliver_as(&o, "tls4b@example.org", SMTP_TEMPFAIL, reason,
+		   sizeof(reason));
+	assert_non_null(strstr(reason, "certificate"));
+	assert_null(received(&tls_sink, "tls4b@example.org", "env"));
+
 	/* no TLS at all: the server insists on STARTTLS before MAIL */
+	o.user = o.password = NULL;
 	o.starttls = SMTP_STARTTLS_NO;
 	deliver_as(&o, "tls4@example.org", SMTP_TEMPFAIL, reason,
 		   sizeof(reason));
 	assert_non_null(strstr(reason, "MAIL FROM: 530"));
 
-	/* try: opportunistic TLS, then AUTH PLAIN */
+	/* try: opportunistic TLS without AUTH */
 	o.starttls = SMTP_STARTTLS_TRY;
 	deliver_as(&o, "tls5@example.org", SMTP_SENT, reason, sizeof(reason));
 	assert_non_null(env = received(&tls_sink, "tls5@example.org", "env"));
 	assert_non_null(strstr(env, "tls=yes\n"));
-	assert_non_null(strstr(env, "auth=yes\n"));
+	assert_non_null(strstr(env, "auth=no\n"));
 	free(env);
+
+	/* try + AUTH against a relay offering no STARTTLS: nothing sent */
+	o = opts_for(&plain_sink);
+	o.tls = tls;
+	o.starttls = SMTP_STARTTLS_TRY;
+	o.user = "mailer";
+	o.password = "s3cret-Pa55";
+	deliver_as(&o, "tls6@example.org", SMTP_TEMPFAIL, reason,
+		   sizeof(reason));
+	assert_non_null(strstr(reason, "STARTTLS"));
+	assert_null(received(&plain_sink, "tls6@example.org", "eml"));
 	smtp_tls_free(tls);
 }
 

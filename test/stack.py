@@ -315,6 +315,9 @@ class Stack:
         self.pg_port = None
         self.smtp_port = None
         self.nginx_port = nginx_port
+        # nginx's client_max_body_size; a test may raise it (then restart
+        # nginx) to let bodies past nginx that pwreset must refuse itself.
+        self.nginx_max_body = "1m"
         self.procs = {}  # name -> Popen (this process started it)
         self.pids = {}   # name -> pid (also for a detached stack)
         self._db = None
@@ -753,7 +756,7 @@ class Stack:
 			fastcgi_pass unix:%(sock)s;
 			# Above pwreset's max_body, so pwreset's own 0106 is what
 			# the tests see.
-			client_max_body_size 1m;
+			client_max_body_size %(max_body)s;
 			fastcgi_read_timeout 120s;
 		}
 		# The pages (SPEC §9): the forms go to pwreset, the
@@ -783,7 +786,8 @@ class Stack:
 }
 """ % {"port": self.nginx_port, "location": location,
        "sock": self.fcgi_sock, "status": STATUS_PATH, "ping": PING_PATH,
-       "static": os.path.join(SRC_DIR, "mail-templates", "static")}
+       "static": os.path.join(SRC_DIR, "mail-templates", "static"),
+       "max_body": self.nginx_max_body}
 
     def start_nginx(self):
         if self.nginx_port is None:
