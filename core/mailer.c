@@ -21,6 +21,7 @@
 #include "../mail-templates/smtp.h"
 #include "log.h"
 #include "mailer.h"
+#include "outbox.h"
 
 #define MAILER_PASSWORD_MAX    1024 /* bytes in [smtp] password_file */
 #define MAILER_RETRY_MAX_S     3600 /* ... doubling up to an hour */
@@ -108,13 +109,20 @@ out:
 }
 
 int
-mailer_init(struct mailer *m, const struct config *cfg, struct store *st)
+mailer_init(struct mailer *m, const struct config *cfg, struct store *st,
+	    const struct outbox_key *key)
 {
 	char addr[MAILER_ADDRESS_MAX];
 
 	memset(m, 0, sizeof(*m));
 	m->cfg = cfg;
 	m->store = st;
+	m->key = key;
+	if (key == NULL) {
+		log_error("mailer: no [mail] outbox_key_file key to open "
+			  "queued messages with");
+		return -1;
+	}
 	if (mail_address_of(cfg->mail.from, addr, sizeof(addr)) != 0) {
 		log_error("[mail] from \"%s\" holds no valid address",
 			  cfg->mail.from);
@@ -146,6 +154,7 @@ mailer_fini(struct mailer *m)
 	m->tls = NULL;
 	m->cfg = NULL;
 	m->store = NULL;
+	m->key = NULL;
 }
 
 /* min(3600, retry_base * 2^(attempts - 1)) seconds, then +-20 % so that
@@ -303,6 +312,53 @@ mailer_attempt(struct mailer *m, const struct store_outbox_job *j,
 	return rc;
 }
 
+/* Replace a claimed row's sealed text by its plaintext (SPEC §8); false
+ * when it does not open under this host's key. */
+static bool
+mailer_open(struct mailer *m, struct store_outbox_job *job)
+{
+	char *plain =
+	    outbox_open(m->key, job->message, job->kind, job->recipient);
+
+	if (plain == NULL)
+		return false;
+	explicit_bzero(job->message, strlen(job->message));
+	free(job->message);
+	job->message = plain; /* store_outbox_job_clear() wipes it */
+	return true;
+}
+
+/* A row this host cannot open: sealed under another key (a host whose
+ * [mail] outbox_key_file differs) or altered in the database.  It counts
+ * as a failed attempt, so a host with the right key can still send it
+ * before max_attempts, and it is given up (and wiped) after. */
+static enum mailer_rc
+mailer_unopened(struct mailer *m, const struct store_outbox_job *job)
+{
+	bool permanent = job->attempts >= m->cfg->mail.max_attempts;
+	int retry_s = permanent ? 0
+				: mailer_backoff_s(m->cfg->mail.retry_base,
+						   job->attempts);
+	enum store_rc src;
+
+	log_error("mail %" PRId64 ": cannot open its sealed text with the "
+		  "key in %s (sealed under another key, or altered); "
+		  "attempt %d of %d%s",
+		  job->id, m->key->path, job->attempts,
+		  m->cfg->mail.max_attempts,
+		  permanent ? ", given up" : ", left for a host with the key");
+	src = store_mail_failed(m->store, job->id,
+				"cannot open the sealed message with this "
+				"host's outbox key",
+				permanent, retry_s);
+	if (src != STORE_OK && src != STORE_NOT_FOUND) {
+		log_error("mail %" PRId64 ": cannot record the outcome: %s",
+			  job->id, store_errmsg(m->store));
+		return MAILER_DB_ERROR;
+	}
+	return permanent ? MAILER_FAILED : MAILER_RETRY;
+}
+
 enum mailer_rc
 mailer_deliver(struct mailer *m, int64_t id)
 {
@@ -323,7 +379,8 @@ mailer_deliver(struct mailer *m, int64_t id)
 				  store_errmsg(m->store));
 		return MAILER_DB_ERROR;
 	}
-	rc = mailer_attempt(m, &job, 0);
+	rc = mailer_open(m, &job) ? mailer_attempt(m, &job, 0)
+				  : mailer_unopened(m, &job);
 	store_outbox_job_clear(&job);
 	return rc;
 }

@@ -17,16 +17,20 @@
 #include "../sql/store.h"
 
 struct smtp_tls;
+struct outbox_key;
 
 struct mailer {
 	const struct config *cfg;
 	struct store *store;  /* borrowed */
 	char *smtp_password;  /* owned, read from [smtp] password_file */
 	struct smtp_tls *tls; /* owned, made at the first delivery */
+	const struct outbox_key *key; /* borrowed: opens claimed rows */
 };
 
-/* Prepare a mailer (reads the SMTP password file).  0, or -1 (logged). */
-int mailer_init(struct mailer *m, const struct config *cfg, struct store *st);
+/* Prepare a mailer (reads the SMTP password file); key (borrowed, must
+ * outlive it) opens the sealed messages it claims.  0, or -1 (logged). */
+int mailer_init(struct mailer *m, const struct config *cfg, struct store *st,
+		const struct outbox_key *key);
 void mailer_fini(struct mailer *m); /* wipes the password */
 
 enum mailer_rc {

@@ -219,7 +219,7 @@ outbox_seal(const struct outbox_key *key, const char *plaintext,
 	size_t rawlen, outlen;
 	int n, fin;
 
-	if (plen > OUTBOX_TEXT_MAX)
+	if (key == NULL || plen > OUTBOX_TEXT_MAX)
 		return NULL;
 	rawlen = OUTBOX_NONCE_LEN + plen + OUTBOX_TAG_LEN;
 	raw = xmalloc(rawlen);
@@ -285,7 +285,8 @@ outbox_open(const struct outbox_key *key, const char *stored, const char *kind,
 	long rawlen;
 	int n, fin;
 
-	if (strncmp(stored, OUTBOX_PREFIX, strlen(OUTBOX_PREFIX)) != 0)
+	if (key == NULL ||
+	    strncmp(stored, OUTBOX_PREFIX, strlen(OUTBOX_PREFIX)) != 0)
 		return NULL;
 	stored += strlen(OUTBOX_PREFIX);
 	b64len = strlen(stored);

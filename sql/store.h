@@ -230,6 +230,7 @@ enum store_rc store_mail_retry(struct store *st, int64_t id, int *count);
 struct store_outbox_job {
 	int64_t id;
 	int attempts; /* including this one */
+	char kind[32];
 	char recipient[400];
 	char *message; /* malloc'd; store_outbox_job_clear() frees it */
 };
@@ -252,8 +253,8 @@ enum store_rc store_mail_sent(struct store *st, int64_t id);
 enum store_rc store_mail_unconfirmed(struct store *st, int64_t id,
 				     const char *reason);
 /* Not delivered: retry in retry_s seconds, or, when permanent, mark failed.
- * A failed row keeps its text so `pwreset-ctl mail retry` can send it again
- * (a reset token in it expires by itself); store_purge() deletes it after 7
+ * A failed row's text is wiped, like a sent one's (SPEC §8): `pwreset-ctl
+ * mail retry` cannot send it again; store_purge() deletes the row after 7
  * days.  reason is the SMTP reply text. */
 enum store_rc store_mail_failed(struct store *st, int64_t id,
 				const char *reason, bool permanent,
