@@ -331,7 +331,8 @@ mailer_open(struct mailer *m, struct store_outbox_job *job)
 /* A row this host cannot open: sealed under another key (a host whose
  * [mail] outbox_key_file differs) or altered in the database.  It counts
  * as a failed attempt, so a host with the right key can still send it
- * before max_attempts, and it is given up (and wiped) after. */
+ * before max_attempts, and it is given up (and wiped) after.  Says nothing
+ * about the relay: the batch goes on. */
 static enum mailer_rc
 mailer_unopened(struct mailer *m, const struct store_outbox_job *job)
 {
@@ -356,7 +357,7 @@ mailer_unopened(struct mailer *m, const struct store_outbox_job *job)
 			  job->id, store_errmsg(m->store));
 		return MAILER_DB_ERROR;
 	}
-	return permanent ? MAILER_FAILED : MAILER_RETRY;
+	return MAILER_UNREADABLE;
 }
 
 enum mailer_rc
@@ -452,7 +453,7 @@ mailer_run(struct mailer *m, volatile sig_atomic_t *stop)
 		while (!*stop) {
 			rc = mailer_deliver(m, 0);
 			if (rc != MAILER_SENT && rc != MAILER_FAILED &&
-			    rc != MAILER_UNCONFIRMED)
+			    rc != MAILER_UNCONFIRMED && rc != MAILER_UNREADABLE)
 				break;
 		}
 		mailer_db_state(m, &db_ok, rc != MAILER_DB_ERROR);

@@ -38,6 +38,7 @@ enum mailer_rc {
 	MAILER_RETRY,
 	MAILER_FAILED,
 	MAILER_UNCONFIRMED, /* handed over, no reply: see SMTP_UNCONFIRMED */
+	MAILER_UNREADABLE,  /* does not open with this host's outbox key */
 	MAILER_IDLE,
 	MAILER_DB_ERROR
 };

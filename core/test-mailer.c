@@ -343,7 +343,7 @@ test_deliver(void **state)
 	 * retried (for a host with the key) until max_attempts */
 	c.id = id = enqueue_sealed("otherkey", other_key);
 	log = capture_stderr(do_deliver, &c);
-	assert_int_equal(c.rc, MAILER_RETRY);
+	assert_int_equal(c.rc, MAILER_UNREADABLE);
 	assert_non_null(strstr(log, "cannot open its sealed text"));
 	assert_non_null(strstr(log, okey->path));
 	free(log);
@@ -353,7 +353,7 @@ test_deliver(void **state)
 	assert_null(received(id));
 	cfg.mail.max_attempts = 1;
 	id = enqueue_sealed("otherkey", other_key);
-	assert_int_equal(mailer_deliver(&m, id), MAILER_FAILED);
+	assert_int_equal(mailer_deliver(&m, id), MAILER_UNREADABLE);
 	assert_string_equal(row_of(id).state, "failed");
 	assert_null(received(id));
 	cfg.mail.max_attempts = 2;

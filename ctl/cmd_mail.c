@@ -116,6 +116,7 @@ static int
 deliver_once(struct ctl *c, struct mailer *m)
 {
 	unsigned long sent = 0, retry = 0, failed = 0, unconfirmed = 0;
+	unsigned long unreadable = 0;
 	enum store_rc rc;
 
 	rc = store_connect(c->st);
@@ -140,6 +141,9 @@ deliver_once(struct ctl *c, struct mailer *m)
 		case MAILER_UNCONFIRMED:
 			unconfirmed++;
 			break;
+		case MAILER_UNREADABLE:
+			unreadable++;
+			break;
 		case MAILER_DB_ERROR:
 		default:
 			printf("delivered %lu, retry %lu, failed %lu\n", sent,
@@ -150,6 +154,8 @@ deliver_once(struct ctl *c, struct mailer *m)
 	printf("delivered %lu, retry %lu, failed %lu", sent, retry, failed);
 	if (unconfirmed > 0)
 		printf(", unconfirmed %lu", unconfirmed);
+	if (unreadable > 0)
+		printf(", unreadable %lu (another outbox key?)", unreadable);
 	printf("\n");
 	return CTL_EXIT_OK;
 }
