@@ -73,6 +73,7 @@ The member "demo" (demo@example.test, Demo User) exists.  Try the two steps:
 
 JSON instead of XML: add -H 'Accept: application/json' or use ….json.
 Logs: $STACK/pwreset.log   Config: $STACK/pwreset.conf
+Outbox key (made by pwreset-ctl outbox-key): $STACK/outbox.key
 
 Stop everything (by PID) and remove $STACK:
 

@@ -282,7 +282,7 @@ struct store_stats {
 	int window_s;		    /* of the windowed counts below */
 	int64_t outbox_pending;	    /* neither sent nor given up */
 	int64_t outbox_deferred;    /* pending, next attempt in the future */
-	int64_t outbox_failed;	    /* given up, kept for `mail retry` */
+	int64_t outbox_failed;	    /* given up (text wiped), kept 7 days */
 	int64_t oldest_pending_s;   /* age of the oldest pending row; -1 none */
 	int64_t mail_sent;	    /* in the window */
 	int64_t tokens_issued;	    /* reset tokens issued in the window */
