@@ -1,8 +1,9 @@
 /*
  * mailer.h — delivering the outbox.
  *
- * mailer_deliver() claims one row (any due row, or a given one) and makes
- * one delivery attempt; mailer_run() is the mailer process: it LISTENs for
+ * mailer_deliver() claims one row (any due row, or a given one), opens its
+ * sealed text with the outbox key (core/outbox.h) and makes one delivery
+ * attempt; mailer_run() is the mailer process: it LISTENs for
  * new rows, delivers what is due, reschedules failures with exponential
  * backoff and jitter until [mail] max_attempts, purges periodically, and
  * returns when *stop becomes non-zero.
