@@ -3,14 +3,15 @@
  *
  * One line per check, "ok" or "FAILED: reason", and exit 1 when any
  * failed: the configuration loads (main.c already did it), the database
- * answers, the banned-password list loads, and the SMTP relay greets with
- * "220".  Nothing is written anywhere: migrations are not run and no mail
- * is sent (smtp_probe() of the mail module only reads the greeting and
- * says QUIT).
+ * answers, the banned-password list and the outbox key load, and the SMTP
+ * relay greets with "220".  Nothing is written anywhere: migrations are
+ * not run and no mail is sent (smtp_probe() of the mail module only reads
+ * the greeting and says QUIT).
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "core/outbox.h"
 #include "core/password.h"
 #include "ctl.h"
 #include "mail-templates/smtp.h"
@@ -36,6 +37,7 @@ cmd_check(struct ctl *c)
 	char why[512];
 	enum store_rc rc;
 	struct banned *b;
+	struct outbox_key *k;
 	int failed = 0;
 
 	printf("config %s: ok\n", c->config_path);
@@ -52,6 +54,12 @@ cmd_check(struct ctl *c)
 		report(b != NULL, why, &failed);
 		banned_free(b);
 	}
+
+	printf("outbox key %s: ", cfg->mail.outbox_key_file);
+	why[0] = '\0';
+	k = outbox_key_load(cfg->mail.outbox_key_file, why, sizeof why);
+	report(k != NULL, why, &failed);
+	outbox_key_free(k);
 
 	if (strchr(cfg->smtp.host, ':') != NULL)
 		printf("smtp [%s]:%d: ", cfg->smtp.host, cfg->smtp.port);

@@ -306,6 +306,7 @@ if [ -n "$SMTPPID" ]; then
 	run 0 check
 	expect out "^config $DIR/ok.conf: ok$"
 	expect out '^database .*: ok$'
+	expect out "^outbox key $DIR/outbox.key: ok$"
 	expect out '^smtp 127.0.0.1:[0-9]+: ok$'
 fi
 
