@@ -83,6 +83,7 @@ Or try the two steps of the service:
 
 JSON instead of XML: add -H 'Accept: application/json' or use ….json.
 Logs: $STACK/pwreset.log   Config: $STACK/pwreset.conf
+Outbox key (made by pwreset-ctl outbox-key): $STACK/outbox.key
 
 Stop everything (by PID) and remove $STACK:
 

@@ -13,7 +13,7 @@ PACKAGES=(
 	libinih-dev libssl-dev libcmocka-dev libunistring-dev libsystemd-dev
 	john-data
 	postgresql postgresql-contrib nginx-light spawn-fcgi lighttpd
-	python3 python3-aiosmtpd python3-pytest python3-psycopg2 curl mandoc
+	python3 python3-aiosmtpd python3-pytest python3-psycopg2 python3-cryptography curl mandoc
 	ca-certificates openssl valgrind libclang-rt-14-dev libexpat1-dev wrk
 	debhelper dpkg-dev fakeroot lintian devscripts
 	chromium chromium-driver python3-selenium

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "log.h"
 #include "mailer.h"
+#include "outbox.h"
 #include "password.h"
 #include "../mail-templates/mail.h"
 #include "../sql/store.h"
@@ -26,15 +27,18 @@ app_conf_free(struct app_conf *ac)
 {
 	mail_templates_free(ac->templates);
 	banned_free(ac->banned);
+	outbox_key_free(ac->outbox_key);
 	config_free(&ac->cfg);
 	ac->templates = NULL;
 	ac->banned = NULL;
+	ac->outbox_key = NULL;
 }
 
 int
 app_conf_load(struct app_conf *ac, const char *path, char *err, size_t errlen)
 {
 	const struct config *c = &ac->cfg;
+	char why[512];
 
 	memset(ac, 0, sizeof(*ac));
 	if (config_load(&ac->cfg, path, err, errlen) != 0)
@@ -67,6 +71,17 @@ app_conf_load(struct app_conf *ac, const char *path, char *err, size_t errlen)
 	}
 	if (app_check_start(c, err, errlen) != 0)
 		goto fail;
+	/* Every child seals or opens queued messages with it: no key, no
+	 * start (and `pwreset -n` says why). */
+	ac->outbox_key =
+	    outbox_key_load(c->mail.outbox_key_file, why, sizeof(why));
+	if (ac->outbox_key == NULL) {
+		snprintf(err, errlen,
+			 "%s: [mail] outbox_key_file %s: %s (make one with "
+			 "`pwreset-ctl outbox-key FILE`)",
+			 path, c->mail.outbox_key_file, why);
+		goto fail;
+	}
 	return 0;
 fail:
 	app_conf_free(ac);
@@ -84,7 +99,7 @@ app_open(const struct app_conf *ac, struct app **out)
 	if (a == NULL)
 		abort();
 	a->store = store_open(cfg->database.conninfo, cfg->database.timeout);
-	if (mailer_init(&a->mailer, cfg, a->store) != 0) {
+	if (mailer_init(&a->mailer, cfg, a->store, ac->outbox_key) != 0) {
 		store_close(a->store);
 		free(a);
 		return -1;
@@ -95,6 +110,7 @@ app_open(const struct app_conf *ac, struct app **out)
 	    .templates = ac->templates,
 	    .banned = ac->banned,
 	    .mailer = &a->mailer,
+	    .outbox_key = ac->outbox_key,
 	};
 	*out = a;
 	return 0;

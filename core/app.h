@@ -2,7 +2,8 @@
  * app.h — the application's set-up, apart from any transport.
  *
  * struct app_conf is everything the service loads from files: the
- * configuration, the mail templates and the banned-password list (and the
+ * configuration, the mail templates, the banned-password list, the key
+ * that seals queued messages ([mail] outbox_key_file) (and the
  * check that [smtp] password_file is readable, so that a typo shows at
  * start-up instead of as children dying).  The transport loads it once
  * before forking — and again on SIGHUP, which is how a reload is
@@ -28,11 +29,13 @@
 struct mail_templates;
 struct banned;
 struct counters;
+struct outbox_key;
 
 struct app_conf {
 	struct config cfg;
 	struct mail_templates *templates;
 	struct banned *banned; /* NULL when [password] banned_file = "" */
+	struct outbox_key *outbox_key; /* [mail] outbox_key_file, wiped */
 };
 
 /* Load path and everything it names.  0, or -1 with "FILE: message" in

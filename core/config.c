@@ -74,6 +74,7 @@ enum key {
 	KEY_MAIL_FROM,
 	KEY_MAIL_MAX_ATTEMPTS,
 	KEY_MAIL_RETRY_BASE,
+	KEY_MAIL_OUTBOX_KEY_FILE,
 	KEY_PASSWORD_POLICY,
 	KEY_PASSWORD_MIN_LENGTH,
 	KEY_PASSWORD_BANNED_FILE,
@@ -246,6 +247,9 @@ static const struct ckey keys[KEY__MAX] = {
 	NUM("mail", "max_attempts", CT_INT, mail.max_attempts, 1, 100, "8"),
     [KEY_MAIL_RETRY_BASE] =
 	NUM("mail", "retry_base", CT_INT, mail.retry_base, 1, 3600, "30"),
+    [KEY_MAIL_OUTBOX_KEY_FILE] =
+	STR("mail", "outbox_key_file", mail.outbox_key_file, check_abs_path,
+	    "/etc/pwreset/outbox.key"),
     [KEY_PASSWORD_POLICY] =
 	ENUM("password", "policy", password.policy, policy_names, "pageseeder"),
     [KEY_PASSWORD_MIN_LENGTH] =

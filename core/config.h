@@ -89,6 +89,8 @@ struct config {
 		char *from;	  /* "pwreset <noreply@localhost>" */
 		int max_attempts; /* 8 */
 		int retry_base;	  /* seconds before the first retry, 30 */
+		/* seals queued messages (core/outbox.h) */
+		char *outbox_key_file; /* "/etc/pwreset/outbox.key" */
 	} mail;
 
 	struct {

@@ -21,6 +21,7 @@
 #include "../mail-templates/smtp.h"
 #include "log.h"
 #include "mailer.h"
+#include "outbox.h"
 
 #define MAILER_PASSWORD_MAX    1024 /* bytes in [smtp] password_file */
 #define MAILER_RETRY_MAX_S     3600 /* ... doubling up to an hour */
@@ -152,13 +153,20 @@ mailer_conf_check(const struct config *cfg, char *err, size_t errlen)
 }
 
 int
-mailer_init(struct mailer *m, const struct config *cfg, struct store *st)
+mailer_init(struct mailer *m, const struct config *cfg, struct store *st,
+	    const struct outbox_key *key)
 {
 	char err[512];
 
 	memset(m, 0, sizeof(*m));
 	m->cfg = cfg;
 	m->store = st;
+	m->key = key;
+	if (key == NULL) {
+		log_error("mailer: no [mail] outbox_key_file key to open "
+			  "queued messages with");
+		return -1;
+	}
 	if (mailer_conf_read(cfg, &m->smtp_password, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		return -1;
@@ -184,6 +192,7 @@ mailer_fini(struct mailer *m)
 	m->tls = NULL;
 	m->cfg = NULL;
 	m->store = NULL;
+	m->key = NULL;
 }
 
 /* min(3600, retry_base * 2^(attempts - 1)) seconds, then +-20 % so that
@@ -355,6 +364,54 @@ mailer_attempt(struct mailer *m, const struct store_outbox_job *j,
 	return rc;
 }
 
+/* Replace a claimed row's sealed text by its plaintext (SPEC §8); false
+ * when it does not open under this host's key. */
+static bool
+mailer_open(struct mailer *m, struct store_outbox_job *job)
+{
+	char *plain =
+	    outbox_open(m->key, job->message, job->kind, job->recipient);
+
+	if (plain == NULL)
+		return false;
+	explicit_bzero(job->message, strlen(job->message));
+	free(job->message);
+	job->message = plain; /* store_outbox_job_clear() wipes it */
+	return true;
+}
+
+/* A row this host cannot open: sealed under another key (a host whose
+ * [mail] outbox_key_file differs) or altered in the database.  It counts
+ * as a failed attempt, so a host with the right key can still send it
+ * before max_attempts, and it is given up (and wiped) after.  Says nothing
+ * about the relay: the batch goes on. */
+static enum mailer_rc
+mailer_unopened(struct mailer *m, const struct store_outbox_job *job)
+{
+	bool permanent = job->attempts >= m->cfg->mail.max_attempts;
+	int retry_s = permanent ? 0
+				: mailer_backoff_s(m->cfg->mail.retry_base,
+						   job->attempts);
+	enum store_rc src;
+
+	log_error("mail %" PRId64 ": cannot open its sealed text with the "
+		  "key in %s (sealed under another key, or altered); "
+		  "attempt %d of %d%s",
+		  job->id, m->key->path, job->attempts,
+		  m->cfg->mail.max_attempts,
+		  permanent ? ", given up" : ", left for a host with the key");
+	src = store_mail_failed(m->store, job->id,
+				"cannot open the sealed message with this "
+				"host's outbox key",
+				permanent, retry_s);
+	if (src != STORE_OK && src != STORE_NOT_FOUND) {
+		log_error("mail %" PRId64 ": cannot record the outcome: %s",
+			  job->id, store_errmsg(m->store));
+		return MAILER_DB_ERROR;
+	}
+	return MAILER_UNREADABLE;
+}
+
 enum mailer_rc
 mailer_deliver(struct mailer *m, int64_t id)
 {
@@ -377,7 +434,8 @@ mailer_deliver(struct mailer *m, int64_t id)
 				  store_errmsg(m->store));
 		return MAILER_DB_ERROR;
 	}
-	rc = mailer_attempt(m, &job, 0);
+	rc = mailer_open(m, &job) ? mailer_attempt(m, &job, 0)
+				  : mailer_unopened(m, &job);
 	store_outbox_job_clear(&job);
 	return rc;
 }
@@ -449,7 +507,7 @@ mailer_run(struct mailer *m, volatile sig_atomic_t *stop)
 		while (!*stop) {
 			rc = mailer_deliver(m, 0);
 			if (rc != MAILER_SENT && rc != MAILER_FAILED &&
-			    rc != MAILER_UNCONFIRMED)
+			    rc != MAILER_UNCONFIRMED && rc != MAILER_UNREADABLE)
 				break;
 		}
 		mailer_db_state(m, &db_ok, rc != MAILER_DB_ERROR);

@@ -1,8 +1,9 @@
 /*
  * mailer.h — delivering the outbox.
  *
- * mailer_deliver() claims one row (any due row, or a given one) and makes
- * one delivery attempt; mailer_run() is the mailer process: it LISTENs for
+ * mailer_deliver() claims one row (any due row, or a given one), opens its
+ * sealed text with the outbox key (core/outbox.h) and makes one delivery
+ * attempt; mailer_run() is the mailer process: it LISTENs for
  * new rows, delivers what is due, reschedules failures with exponential
  * backoff and jitter until [mail] max_attempts, purges periodically, and
  * returns when *stop becomes non-zero.
@@ -18,6 +19,7 @@
 #include "../sql/store.h"
 
 struct smtp_tls;
+struct outbox_key;
 
 struct mailer {
 	const struct config *cfg;
@@ -26,10 +28,13 @@ struct mailer {
 	struct smtp_tls *tls; /* owned, made at the first delivery */
 	/* borrowed, or NULL: the supervisor's shared counters */
 	struct counters *counters;
+	const struct outbox_key *key; /* borrowed: opens claimed rows */
 };
 
-/* Prepare a mailer (reads the SMTP password file).  0, or -1 (logged). */
-int mailer_init(struct mailer *m, const struct config *cfg, struct store *st);
+/* Prepare a mailer (reads the SMTP password file); key (borrowed, must
+ * outlive it) opens the sealed messages it claims.  0, or -1 (logged). */
+int mailer_init(struct mailer *m, const struct config *cfg, struct store *st,
+		const struct outbox_key *key);
 void mailer_fini(struct mailer *m); /* wipes the password */
 /* The checks of mailer_init() alone (From address, password file), for
  * `pwreset -n`: 0, or -1 with the reason in err; logs nothing but the
@@ -41,6 +46,7 @@ enum mailer_rc {
 	MAILER_RETRY,
 	MAILER_FAILED,
 	MAILER_UNCONFIRMED, /* handed over, no reply: see SMTP_UNCONFIRMED */
+	MAILER_UNREADABLE,  /* does not open with this host's outbox key */
 	MAILER_IDLE,
 	MAILER_DB_ERROR
 };

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "mailer.h"
+#include "outbox.h"
 #include "password.h"
 #include "reset.h"
 #include "token.h"
@@ -264,6 +265,24 @@ render(struct ctx *c, enum mail_kind kind, const char *token,
 	return true;
 }
 
+/* Seal the rendered text for the outbox row *mail describes (SPEC §8: no
+ * token readable in the database): mail->message becomes *sealed, which
+ * the caller frees.  false (answer set) on failure. */
+static bool
+seal(struct ctx *c, struct store_mail *mail, const char *text, char **sealed)
+{
+	*sealed =
+	    outbox_seal(c->env->outbox_key, text, mail->kind, mail->recipient);
+	if (*sealed == NULL) {
+		log_error("member %" PRId64 ": cannot seal the %s mail",
+			  c->member.id, mail->kind);
+		fail(c, PWR_E_INTERNAL);
+		return false;
+	}
+	mail->message = *sealed;
+	return true;
+}
+
 /* Rule 8: invalidate older tokens, issue one, queue the email. */
 static void
 step1_issue(struct ctx *c)
@@ -273,6 +292,7 @@ step1_issue(struct ctx *c)
 	uint8_t h[TOKEN_HASH_LEN];
 	struct mail_message msg = {0};
 	struct store_mail mail;
+	char *sealed = NULL;
 	int64_t mail_id = 0, hits = 0;
 	enum store_rc rc;
 
@@ -287,7 +307,8 @@ step1_issue(struct ctx *c)
 	mail.kind = mail_kind_name(MAIL_RESET_CONFIRM);
 	mail.recipient = msg.recipient;
 	mail.subject = msg.subject;
-	mail.message = msg.text;
+	if (!seal(c, &mail, msg.text, &sealed))
+		goto out;
 	rc = store_reset_issue_limited(
 	    c->env->store, c->idkey.b, cfg->ratelimit.window,
 	    cfg->ratelimit.per_identifier, c->member.id, h,
@@ -304,6 +325,7 @@ step1_issue(struct ctx *c)
 			  c->member.id, mail_id);
 	answer(c, RESET_REQUEST_SUCCESSFUL);
 out:
+	free(sealed);
 	if (msg.text != NULL)
 		explicit_bzero(msg.text, strlen(msg.text));
 	mail_message_free(&msg);
@@ -318,6 +340,7 @@ step2_complete(struct ctx *c, const uint8_t h[TOKEN_HASH_LEN], bool via_key)
 	char phc[PHC_MAX];
 	struct mail_message msg = {0};
 	struct store_mail mail;
+	char *sealed = NULL;
 	int64_t mail_id = 0;
 	enum store_rc rc;
 	bool sync;
@@ -335,7 +358,8 @@ step2_complete(struct ctx *c, const uint8_t h[TOKEN_HASH_LEN], bool via_key)
 	mail.kind = mail_kind_name(MAIL_CHANGE_PASSWORD);
 	mail.recipient = msg.recipient;
 	mail.subject = msg.subject;
-	mail.message = msg.text;
+	if (!seal(c, &mail, msg.text, &sealed))
+		goto out;
 	/* notify-async=false: the row is written claimed by this worker, so
 	 * the mailer process cannot take it first and the answer really
 	 * waits for this one attempt. */
@@ -359,6 +383,7 @@ step2_complete(struct ctx *c, const uint8_t h[TOKEN_HASH_LEN], bool via_key)
 					  msg.recipient, msg.text);
 	answer(c, RESET_PASSWORD_CHANGED);
 out:
+	free(sealed);
 	explicit_bzero(phc, sizeof phc);
 	mail_message_free(&msg);
 }

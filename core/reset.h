@@ -19,6 +19,7 @@ struct store;
 struct mail_templates;
 struct banned;
 struct mailer;
+struct outbox_key;
 
 /* Process-lifetime state of a worker; everything borrowed but rl. */
 struct reset_env {
@@ -27,7 +28,8 @@ struct reset_env {
 	const struct mail_templates *templates;
 	const struct banned *banned;
 	struct mailer *mailer; /* step 2 with notify-async=false */
-	struct ratelimit rl;   /* the rate-limit secret, fetched lazily */
+	const struct outbox_key *outbox_key; /* seals queued mail */
+	struct ratelimit rl; /* the rate-limit secret, fetched lazily */
 };
 
 /*

@@ -144,6 +144,7 @@ test_defaults(void **state)
 	assert_string_equal(c.mail.from, "pwreset <noreply@localhost>");
 	assert_int_equal(c.mail.max_attempts, 8);
 	assert_int_equal(c.mail.retry_base, 30);
+	assert_string_equal(c.mail.outbox_key_file, "/etc/pwreset/outbox.key");
 	assert_int_equal(c.password.policy, POLICY_PAGESEEDER);
 	assert_int_equal(c.password.min_length, 15);
 	assert_string_equal(c.password.banned_file,
@@ -701,6 +702,7 @@ static const char *const sample_keys[] = {
     "mail.from",
     "mail.max_attempts",
     "mail.retry_base",
+    "mail.outbox_key_file",
     "password.policy",
     "password.min_length",
     "password.banned_file",
@@ -797,6 +799,7 @@ test_sample_config(void **state)
 	assert_string_equal(c.mail.from, d.mail.from);
 	assert_int_equal(c.mail.max_attempts, d.mail.max_attempts);
 	assert_int_equal(c.mail.retry_base, d.mail.retry_base);
+	assert_string_equal(c.mail.outbox_key_file, d.mail.outbox_key_file);
 	assert_int_equal(c.password.policy, d.password.policy);
 	assert_int_equal(c.password.min_length, d.password.min_length);
 	assert_string_equal(c.password.banned_file, d.password.banned_file);

@@ -31,6 +31,7 @@
 #include "config.h"
 #include "log.h"
 #include "mailer.h"
+#include "outbox.h"
 #include "../test/support/testpg.h"
 #include "../test/support/testsupport.h"
 
@@ -41,6 +42,7 @@ static struct store *st;
 static struct mail_templates *tmpl;
 static int run_id;
 static struct test_sink sink;
+static struct outbox_key *okey, *other_key; /* other_key: another host's */
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -82,9 +84,10 @@ capture_stderr(void (*fn)(void *), void *arg)
 	return out;
 }
 
-/* Queue a reset mail for a new member; returns the outbox row id. */
+/* Queue a reset mail for a new member, sealed under key; returns the
+ * outbox row id. */
 static int64_t
-enqueue(const char *local)
+enqueue_sealed(const char *local, const struct outbox_key *key)
 {
 	static int n;
 	struct store_member_new nm = {0};
@@ -94,7 +97,7 @@ enqueue(const char *local)
 	uint8_t hash[STORE_HASH_LEN];
 	char *username = xasprintf("mailer-%d-%d", run_id, ++n);
 	char *rcpt = xasprintf("%s-%d-%d@example.test", local, run_id, n);
-	char err[256];
+	char err[256], *sealed;
 	int64_t member, mail_id = 0;
 
 	nm.username = username;
@@ -107,17 +110,27 @@ enqueue(const char *local)
 				     cfg.mail.from, rcpt, "example.test", &msg,
 				     err, sizeof(err)),
 			 0);
+	sealed =
+	    outbox_seal(key, msg.text, "reset-password-confirm", msg.recipient);
+	assert_non_null(sealed);
 	sm = (struct store_mail){"reset-password-confirm", msg.recipient,
-				 msg.subject, msg.text};
+				 msg.subject, sealed};
 	memset(hash, 0, sizeof(hash));
 	memcpy(hash, &run_id, sizeof(run_id));
 	memcpy(hash + sizeof(run_id), &n, sizeof(n));
 	assert_int_equal(
 	    store_reset_issue(st, member, hash, 600, &sm, &mail_id), STORE_OK);
 	mail_message_free(&msg);
+	free(sealed);
 	free(username);
 	free(rcpt);
 	return mail_id;
+}
+
+static int64_t
+enqueue(const char *local)
+{
+	return enqueue_sealed(local, okey);
 }
 
 struct find_row {
@@ -173,7 +186,7 @@ do_init(void *arg)
 {
 	struct init_call *c = arg;
 
-	c->rc = mailer_init(c->m, &cfg, st);
+	c->rc = mailer_init(c->m, &cfg, st, okey);
 }
 
 static void
@@ -213,22 +226,22 @@ test_password_file(void **state)
 	assert_non_null(f = fopen(path, "w"));
 	fputs("one\ntwo\n", f);
 	fclose(f);
-	assert_int_equal(mailer_init(&m, &cfg, st), -1);
+	assert_int_equal(mailer_init(&m, &cfg, st, okey), -1);
 	mailer_fini(&m);
 	assert_non_null(f = fopen(path, "w"));
 	fclose(f);
-	assert_int_equal(mailer_init(&m, &cfg, st), -1);
+	assert_int_equal(mailer_init(&m, &cfg, st, okey), -1);
 	mailer_fini(&m);
 	unlink(path);
-	assert_int_equal(mailer_init(&m, &cfg, st), -1);
+	assert_int_equal(mailer_init(&m, &cfg, st, okey), -1);
 	mailer_fini(&m);
 
 	set_str(&cfg.smtp.password_file, "");
 	set_str(&cfg.mail.from, "nobody");
-	assert_int_equal(mailer_init(&m, &cfg, st), -1);
+	assert_int_equal(mailer_init(&m, &cfg, st, okey), -1);
 	mailer_fini(&m);
 	set_str(&cfg.mail.from, "pwreset <noreply@example.test>");
-	assert_int_equal(mailer_init(&m, &cfg, st), 0);
+	assert_int_equal(mailer_init(&m, &cfg, st, okey), 0);
 	assert_null(m.smtp_password);
 	mailer_fini(&m);
 	free(path);
@@ -258,7 +271,7 @@ test_deliver(void **state)
 	int64_t id;
 
 	(void)state;
-	assert_int_equal(mailer_init(&m, &cfg, st), 0);
+	assert_int_equal(mailer_init(&m, &cfg, st, okey), 0);
 
 	/* sent */
 	c.id = id = enqueue("alice");
@@ -325,6 +338,29 @@ test_deliver(void **state)
 	assert_non_null(strstr(r.last_error, "refused"));
 	assert_int_equal(r.attempts, 1);
 	cfg.smtp.port = sink.port;
+
+	/* sealed under another host's key: not sent, named in the log,
+	 * retried (for a host with the key) until max_attempts */
+	c.id = id = enqueue_sealed("otherkey", other_key);
+	log = capture_stderr(do_deliver, &c);
+	assert_int_equal(c.rc, MAILER_UNREADABLE);
+	assert_non_null(strstr(log, "cannot open its sealed text"));
+	assert_non_null(strstr(log, okey->path));
+	free(log);
+	r = row_of(id);
+	assert_string_equal(r.state, "pending");
+	assert_non_null(strstr(r.last_error, "outbox key"));
+	assert_null(received(id));
+	cfg.mail.max_attempts = 1;
+	id = enqueue_sealed("otherkey", other_key);
+	assert_int_equal(mailer_deliver(&m, id), MAILER_UNREADABLE);
+	assert_string_equal(row_of(id).state, "failed");
+	assert_null(received(id));
+	cfg.mail.max_attempts = 2;
+	mailer_fini(&m);
+
+	/* no key, no mailer */
+	assert_int_equal(mailer_init(&m, &cfg, st, NULL), -1);
 	mailer_fini(&m);
 }
 
@@ -358,7 +394,7 @@ test_run(void **state)
 		sa.sa_handler = on_term;
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGTERM, &sa, NULL);
-		if (mailer_init(&m, &cfg, own) != 0)
+		if (mailer_init(&m, &cfg, own, okey) != 0)
 			_exit(3);
 		rc = mailer_run(&m, &child_stop);
 		mailer_fini(&m);
@@ -415,6 +451,19 @@ setup(void **state)
 	if (rc != 0)
 		return -1;
 
+	for (int i = 0; i < 2; i++) {
+		char *kpath = xasprintf("%s/outbox-%d.key", scratch, i);
+		struct outbox_key **k = i == 0 ? &okey : &other_key;
+
+		if (outbox_key_create(kpath, err, sizeof(err)) != 0 ||
+		    (*k = outbox_key_load(kpath, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "outbox key: %s\n", err);
+			free(kpath);
+			return -1;
+		}
+		free(kpath);
+	}
+
 	config_defaults(&cfg);
 	set_str(&cfg.smtp.host, "127.0.0.1");
 	cfg.smtp.port = sink.port;
@@ -431,6 +480,8 @@ teardown(void **state)
 	(void)state;
 	test_sink_stop(&sink);
 	mail_templates_free(tmpl);
+	outbox_key_free(okey);
+	outbox_key_free(other_key);
 	store_close(st);
 	config_free(&cfg);
 	rm_tree(scratch);

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "outbox.h"
 #include "password.h"
 #include "reset.h"
 #include "token.h"
@@ -27,6 +28,7 @@ static struct config cfg;
 static struct reset_env env;
 static struct store *st;
 static struct mail_templates *tmpl;
+static struct outbox_key *okey;
 static struct banned *banned;
 static char admin_token[TOKEN_LEN + 1];
 static int run_id;
@@ -545,6 +547,21 @@ main(void)
 		return 1;
 	env = (struct reset_env){
 	    .cfg = &cfg, .store = st, .templates = tmpl, .banned = banned};
+	{
+		/* Queued mail is sealed (core/outbox.h). */
+		char kdir[] = "/tmp/test-reset-key-XXXXXX", kpath[64];
+
+		assert_non_null(mkdtemp(kdir));
+		snprintf(kpath, sizeof kpath, "%s/outbox.key", kdir);
+		if (outbox_key_create(kpath, err, sizeof err) != 0 ||
+		    (okey = outbox_key_load(kpath, err, sizeof err)) == NULL) {
+			fprintf(stderr, "outbox key: %s\n", err);
+			return 1;
+		}
+		unlink(kpath);
+		rmdir(kdir);
+		env.outbox_key = okey;
+	}
 
 	aid = add_member("boss", true, true, false, NULL);
 	{
@@ -580,6 +597,7 @@ main(void)
 	store_close(st);
 	mail_templates_free(tmpl);
 	banned_free(banned);
+	outbox_key_free(okey);
 	config_free(&cfg);
 	return rc;
 }

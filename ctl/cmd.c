@@ -268,6 +268,15 @@ const struct ctl_cmd ctl_cmds[CMD__MAX] = {
 	    .help = "Print counts from the database: outbox, tokens, password "
 		    "changes.\n",
 	},
+    [CMD_OUTBOX_KEY] =
+	{
+	    .group = "outbox-key",
+	    .run = cmd_outbox_key,
+	    .min_args = 1,
+	    .max_args = 1,
+	    .flags = CMD_F_NOCONF,
+	    .usage = "FILE",
+	},
 };
 _Static_assert(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]) == CMD__MAX,
 	       "command table out of step with enum ctl_cmd_id");

@@ -5,7 +5,7 @@
  * failed: the configuration loads (main.c already did it), what a worker
  * or the mailer would refuse at start (core/check.h), the database answers
  * and has every migration this build needs, the banned-password list
- * loads, and the SMTP relay greets with "220".  The first line names the
+ * and the outbox key load, and the SMTP relay greets with "220".  The first line names the
  * version, so that two hosts can tell which build each runs.  Nothing is
  * written anywhere: migrations are not run and no mail is sent (smtp_probe() of
  * the mail module only reads the greeting and says QUIT).
@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/check.h"
+#include "core/outbox.h"
 #include "core/password.h"
 #include "ctl.h"
 #include "mail-templates/smtp.h"
@@ -39,6 +40,7 @@ cmd_check(struct ctl *c)
 	char why[512];
 	enum store_rc rc;
 	struct banned *b;
+	struct outbox_key *k;
 	int failed = 0;
 
 	printf("version: " CTL_PROG " %s\n", PWRESET_VERSION);
@@ -74,6 +76,12 @@ cmd_check(struct ctl *c)
 		report(b != NULL, why, &failed);
 		banned_free(b);
 	}
+
+	printf("outbox key %s: ", cfg->mail.outbox_key_file);
+	why[0] = '\0';
+	k = outbox_key_load(cfg->mail.outbox_key_file, why, sizeof why);
+	report(k != NULL, why, &failed);
+	outbox_key_free(k);
 
 	if (strchr(cfg->smtp.host, ':') != NULL)
 		printf("smtp [%s]:%d: ", cfg->smtp.host, cfg->smtp.port);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/mailer.h"
+#include "core/outbox.h"
 #include "ctl.h"
 
 /* One tab-separated line per row after a header line; "-" for an empty
@@ -86,8 +87,10 @@ cmd_mail_retry(struct ctl *c)
 		return ctl_store_fail(c, rc);
 	if (c->id > 0 && count == 0) {
 		fprintf(stderr,
-			CTL_PROG ": mail retry: no failed message %" PRId64
-				 " that can be sent again\n",
+			CTL_PROG ": mail retry: no message %" PRId64
+				 " that can be sent again (only an "
+				 "unconfirmed one can: a failed message's "
+				 "text is wiped)\n",
 			c->id);
 		return CTL_EXIT_FAIL;
 	}
@@ -117,6 +120,7 @@ static int
 deliver_once(struct ctl *c, struct mailer *m)
 {
 	unsigned long sent = 0, retry = 0, failed = 0, unconfirmed = 0;
+	unsigned long unreadable = 0;
 	enum store_rc rc;
 
 	rc = store_connect(c->st);
@@ -141,6 +145,9 @@ deliver_once(struct ctl *c, struct mailer *m)
 		case MAILER_UNCONFIRMED:
 			unconfirmed++;
 			break;
+		case MAILER_UNREADABLE:
+			unreadable++;
+			break;
 		case MAILER_DB_ERROR:
 		default:
 			printf("delivered %lu, retry %lu, failed %lu\n", sent,
@@ -151,6 +158,8 @@ deliver_once(struct ctl *c, struct mailer *m)
 	printf("delivered %lu, retry %lu, failed %lu", sent, retry, failed);
 	if (unconfirmed > 0)
 		printf(", unconfirmed %lu", unconfirmed);
+	if (unreadable > 0)
+		printf(", unreadable %lu (another outbox key?)", unreadable);
 	printf("\n");
 	return CTL_EXIT_OK;
 }
@@ -159,7 +168,9 @@ int
 cmd_mail_deliver(struct ctl *c)
 {
 	struct mailer m;
+	struct outbox_key *key;
 	struct sigaction sa;
+	char err[512];
 	int ret;
 
 	memset(&m, 0, sizeof m);
@@ -170,9 +181,18 @@ cmd_mail_deliver(struct ctl *c)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
-	if (mailer_init(&m, &c->cfg, c->st) != 0) {
+	key = outbox_key_load(c->cfg.mail.outbox_key_file, err, sizeof err);
+	if (key == NULL) {
+		fprintf(stderr,
+			CTL_PROG ": mail deliver: [mail] outbox_key_file %s: "
+				 "%s\n",
+			c->cfg.mail.outbox_key_file, err);
+		return CTL_EXIT_FAIL;
+	}
+	if (mailer_init(&m, &c->cfg, c->st, key) != 0) {
 		fprintf(stderr, CTL_PROG ": mail deliver: cannot start the "
 					 "mailer (see above)\n");
+		outbox_key_free(key);
 		return CTL_EXIT_FAIL;
 	}
 	if (c->opt[OPT_ONCE] != NULL)
@@ -181,5 +201,6 @@ cmd_mail_deliver(struct ctl *c)
 		ret = mailer_run(&m, &deliver_stop) == 0 ? CTL_EXIT_OK
 							 : CTL_EXIT_FAIL;
 	mailer_fini(&m);
+	outbox_key_free(key);
 	return ret;
 }

@@ -69,6 +69,7 @@ enum ctl_cmd_id {
 	CMD_PURGE,
 	CMD_CHECK,
 	CMD_STATS,
+	CMD_OUTBOX_KEY,
 	CMD__MAX
 };
 
@@ -96,8 +97,9 @@ struct ctl {
 
 typedef int ctl_handler(struct ctl *c);
 
-#define CMD_F_DB    0x1u /* open a store before running */
-#define CMD_F_CHECK 0x2u /* a config error is printed as a check line */
+#define CMD_F_DB     0x1u /* open a store before running */
+#define CMD_F_CHECK  0x2u /* a config error is printed as a check line */
+#define CMD_F_NOCONF 0x4u /* runs without reading the configuration */
 
 struct ctl_cmd {
 	const char *group; /* "member", or the whole command ("migrate") */
@@ -176,5 +178,8 @@ ctl_handler cmd_mail_list, cmd_mail_retry_check, cmd_mail_retry,
 ctl_handler cmd_check;
 /* cmd_stats.c */
 ctl_handler cmd_stats;
+
+/* cmd_outbox.c */
+ctl_handler cmd_outbox_key;
 
 #endif

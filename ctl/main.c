@@ -113,6 +113,12 @@ main(int argc, char **argv)
 	if (c.cmd->check != NULL && c.cmd->check(&c) != CTL_EXIT_OK)
 		return CTL_EXIT_USAGE;
 
+	/* A command that needs no configuration runs before it is read:
+	 * outbox-key makes a file the configuration will name. */
+	if (c.cmd->flags & CMD_F_NOCONF) {
+		ret = c.cmd->run(&c);
+		goto out;
+	}
 	c.config_path = config_path(cfgarg);
 	if (config_load(&c.cfg, c.config_path, err, sizeof err) != 0) {
 		if (c.cmd->flags & CMD_F_CHECK)
@@ -133,6 +139,7 @@ main(int argc, char **argv)
 
 	store_close(c.st);
 	config_free(&c.cfg);
+out:
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, CTL_PROG ": cannot write to stdout\n");
 		if (ret == CTL_EXIT_OK)

@@ -79,6 +79,8 @@ emaildomain = example.org
 host = 127.0.0.1
 port = $3
 timeout = 2
+[mail]
+outbox_key_file = $DIR/outbox.key
 [password]
 banned_file = $DIR/banned.lst
 [argon2]
@@ -131,6 +133,22 @@ refute() {
 		FAILS=$((FAILS + 1))
 	fi
 }
+
+# ---- outbox-key: needs no configuration, never overwrites ----------------------
+nok() { echo "FAIL: $1"; FAILS=$((FAILS + 1)); }
+run 0 -c "$DIR/no-such.conf" outbox-key "$DIR/outbox.key"
+expect out "^wrote $DIR/outbox.key"
+[ "$(stat -c %a "$DIR/outbox.key")" = 600 ] || nok "outbox.key mode $(stat -c %a "$DIR/outbox.key")"
+grep -Eqx '[0-9a-f]{64}' "$DIR/outbox.key" || nok "outbox.key: not 64 hex digits"
+KEY1=$(cat "$DIR/outbox.key")
+run 1 outbox-key "$DIR/outbox.key"
+expect err 'File exists'
+[ "$(cat "$DIR/outbox.key")" = "$KEY1" ] || nok "outbox-key overwrote a key"
+run 0 outbox-key "$DIR/other.key"
+[ "$(cat "$DIR/other.key")" != "$KEY1" ] || nok "two keys are equal"
+run 1 outbox-key "$DIR/no-such-dir/x.key"
+run 2 outbox-key
+run 2 outbox-key a b
 
 # ---- usage ------------------------------------------------------------
 run 2
@@ -343,6 +361,7 @@ if [ -n "$SMTPPID" ]; then
 	expect out '^start checks: ok$'
 	expect out '^database .*: ok$'
 	expect out '^schema version [1-9][0-9]* \(needed [1-9][0-9]*\): ok$'
+	expect out "^outbox key $DIR/outbox.key: ok$"
 	expect out '^smtp 127.0.0.1:[0-9]+: ok$'
 fi
 

@@ -128,6 +128,8 @@ listen_mode = 0600
 shutdown_timeout = {shutdown}
 template_dir = {SRCDIR}/mail-templates
 trusted_proxies = 127.0.0.1, ::1
+[mail]
+outbox_key_file = {tmp}/outbox.key
 [password]
 banned_file =
 [log]
@@ -158,6 +160,10 @@ def main():
     sock = os.path.join(tmp, "pwreset.sock")
     log = open(os.path.join(tmp, "log"), "w+")
     write_conf(conf, tmp)
+    # The key that seals queued mail (what `pwreset-ctl outbox-key` writes).
+    fd = os.open(os.path.join(tmp, "outbox.key"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, os.urandom(32).hex().encode() + b"\n")
+    os.close(fd)
 
     # -n and usage
     r = subprocess.run([PWRESET, "-n", "-c", conf], capture_output=True)

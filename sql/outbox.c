@@ -39,7 +39,7 @@
 	"AND message IS NOT NULL AND next_attempt_at <= now() "                \
 	"AND (claimed_until IS NULL OR claimed_until < now())" extra           \
 	" ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "       \
-	"RETURNING id, attempts, recipient, message"
+	"RETURNING id, attempts, recipient, message, kind"
 
 enum outbox_stmt {
 	STMT_MAIL_LIST,
@@ -68,7 +68,8 @@ static const struct stmt_def stmts[] = {
 			       "AND (failed_at IS NOT NULL "
 			       "OR unconfirmed_at IS NOT NULL) "
 			       "ORDER BY id LIMIT " STORE_LIST_PAGE},
-    /* Only a row that still has its message can be sent again. */
+    /* Only a row that still has its message can be sent again: an
+     * unconfirmed one (a failed one's text is wiped). */
     [STMT_MAIL_RETRY] = {"mail_retry", 1,
 			 "UPDATE mail_outbox SET failed_at = NULL, "
 			 "unconfirmed_at = NULL, "
@@ -106,6 +107,7 @@ static const struct stmt_def stmts[] = {
 			       "AND failed_at IS NULL"},
     [STMT_MAIL_FAIL] = {"mail_fail", 2,
 			"UPDATE mail_outbox SET failed_at = now(), "
+			"message = NULL, "
 			"claimed_until = NULL, last_error = $2::text "
 			"WHERE id = $1::bigint AND sent_at IS NULL "
 			"AND failed_at IS NULL"},
@@ -242,6 +244,7 @@ store_mail_claim(struct store *st, int64_t id, int lease_s,
 
 		copy_text(job->recipient, sizeof job->recipient,
 			  get_text(res, 0, 2));
+		copy_text(job->kind, sizeof job->kind, get_text(res, 0, 4));
 		job->message = store_xstrdup(msg);
 		/* The message may hold a token: do not leave it in the
 		 * freed result. */

@@ -260,6 +260,7 @@ enum store_rc store_mail_retry(struct store *st, int64_t id, int *count);
 struct store_outbox_job {
 	int64_t id;
 	int attempts; /* including this one */
+	char kind[32];
 	char recipient[400];
 	char *message; /* malloc'd; store_outbox_job_clear() frees it */
 };
@@ -282,8 +283,8 @@ enum store_rc store_mail_sent(struct store *st, int64_t id);
 enum store_rc store_mail_unconfirmed(struct store *st, int64_t id,
 				     const char *reason);
 /* Not delivered: retry in retry_s seconds, or, when permanent, mark failed.
- * A failed row keeps its text so `pwreset-ctl mail retry` can send it again
- * (a reset token in it expires by itself); store_purge() deletes it after 7
+ * A failed row's text is wiped, like a sent one's (SPEC §8): `pwreset-ctl
+ * mail retry` cannot send it again; store_purge() deletes the row after 7
  * days.  reason is the SMTP reply text. */
 enum store_rc store_mail_failed(struct store *st, int64_t id,
 				const char *reason, bool permanent,
@@ -311,7 +312,7 @@ struct store_stats {
 	int window_s;		    /* of the windowed counts below */
 	int64_t outbox_pending;	    /* neither sent nor given up */
 	int64_t outbox_deferred;    /* pending, next attempt in the future */
-	int64_t outbox_failed;	    /* given up, kept for `mail retry` */
+	int64_t outbox_failed;	    /* given up (text wiped), kept 7 days */
 	int64_t oldest_pending_s;   /* age of the oldest pending row; -1 none */
 	int64_t mail_sent;	    /* in the window */
 	int64_t tokens_issued;	    /* reset tokens issued in the window */

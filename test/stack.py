@@ -311,6 +311,9 @@ class Stack:
         self.conf_path = os.path.join(self.workdir, "pwreset.conf")
         self.log_path = os.path.join(self.workdir, "pwreset.log")
         self.sink_log = os.path.join(self.workdir, "smtp_sink.log")
+        # Seals queued mail ([mail] outbox_key_file); made at the first
+        # write_config() by `pwreset-ctl outbox-key`.
+        self.outbox_key = os.path.join(self.workdir, "outbox.key")
 
         self.pg_port = None
         self.smtp_port = None
@@ -611,13 +614,25 @@ class Stack:
         values[("service", "hosturl")] = "http://127.0.0.1:%d" % (
             self.nginx_port or 0)
         values[("smtp", "port")] = str(self.smtp_port or 25)
+        values[("mail", "outbox_key_file")] = self.outbox_key
         for k, v in self.overrides.items():
             values[k] = v
         return values
 
+    def make_outbox_key(self):
+        """The outbox key, made once per work dir with pwreset-ctl."""
+        if os.path.exists(self.outbox_key):
+            return
+        r = subprocess.run([self.ctl_bin, "outbox-key", self.outbox_key],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise StackError("pwreset-ctl outbox-key failed (%d):\n%s%s"
+                             % (r.returncode, r.stdout, r.stderr))
+
     def write_config(self):
         if self.nginx_port is None:
             self.nginx_port = free_port()
+        self.make_outbox_key()
         sections = {}
         for (section, key), value in self.config_items().items():
             if value is None:
@@ -936,6 +951,7 @@ class Stack:
         s.mail_dir = st["mail_dir"]
         s.nginx_dir = st.get("nginx_dir", os.path.join(s.workdir, "nginx"))
         s.conf_path = st["conf"]
+        s.outbox_key = os.path.join(s.workdir, "outbox.key")
         s.log_path = st["log"]
         s.sink_log = os.path.join(s.workdir, "smtp_sink.log")
         s.pg_port = st["ports"]["postgres"]

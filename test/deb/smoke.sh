@@ -121,6 +121,8 @@ check "pwreset-ctl --version" sh -c "/usr/sbin/pwreset-ctl --version | grep -qx 
 check "system user pwreset" id pwreset
 check "/etc/pwreset/pwreset.conf is 0640 root:pwreset" \
 	sh -c '[ "$(stat -c %a:%U:%G /etc/pwreset/pwreset.conf)" = 640:root:pwreset ]'
+check "/etc/pwreset/outbox.key made at install, 0640 root:pwreset" \
+	sh -c '[ "$(stat -c %a:%U:%G /etc/pwreset/outbox.key)" = 640:root:pwreset ] && grep -Eqx "[0-9a-f]{64}" /etc/pwreset/outbox.key'
 check "/etc/pwreset/pwreset.conf is a conffile" \
 	sh -c 'dpkg-query -W -f="\${Conffiles}" pwreset | grep -q " /etc/pwreset/pwreset.conf "'
 check "/run/pwreset is 0750 pwreset:www-data (tmpfiles.d)" \
