@@ -5,10 +5,10 @@
  * failed: the configuration loads (main.c already did it), what a worker
  * or the mailer would refuse at start (core/check.h), the database answers
  * and has every migration this build needs, the banned-password list
- * and the outbox key load, and the SMTP relay greets with "220".  The first line names the
- * version, so that two hosts can tell which build each runs.  Nothing is
- * written anywhere: migrations are not run and no mail is sent (smtp_probe() of
- * the mail module only reads the greeting and says QUIT).
+ * and the outbox key load, and the SMTP relay greets with "220".  The first
+ * line names the version, so that two hosts can tell which build each runs.
+ * Nothing is written anywhere: migrations are not run and no mail is sent
+ * (smtp_probe() of the mail module only reads the greeting and says QUIT).
  */
 #include <stdio.h>
 #include <string.h>
