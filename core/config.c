@@ -17,6 +17,7 @@
  * sections with no keys (the handler never sees them).
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -26,18 +27,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/un.h>
 
-#include "common/setname.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "config.h"
-#include "validate.h"
-#include "../mail-templates/mail.h"
+#include "config_values.h"
+#include "common/ascii.h"
 
-/* inih's line buffer (INI_MAX_LINE in the packaged library). */
-#define CONFIG_LINE_BUF 200
-#define CONFIG_MSG_MAX	256
+#define CONFIG_MSG_MAX 256
 
 enum key {
 	KEY_DATABASE_CONNINFO,
@@ -117,20 +114,6 @@ struct ckey {
 	bool restart;
 };
 
-static bool check_hosturl(const char *, char *, size_t);
-static bool check_site_prefix(const char *, char *, size_t);
-static bool check_opt_url_path(const char *, char *, size_t);
-static bool check_domain(const char *, char *, size_t);
-static bool check_listen(const char *, char *, size_t);
-static bool check_user(const char *, char *, size_t);
-static bool check_abs_path(const char *, char *, size_t);
-static bool check_opt_abs_path(const char *, char *, size_t);
-static bool check_set_name(const char *, char *, size_t);
-static bool check_link_template(const char *, char *, size_t);
-static bool check_proxies(const char *, char *, size_t);
-static bool check_host(const char *, char *, size_t);
-static bool check_from(const char *, char *, size_t);
-
 /* Indexed by enum starttls_mode, enum password_policy, ... */
 static const char *const starttls_names[] = {"no", "try", "required", "auto",
 					     NULL};
@@ -177,12 +160,12 @@ static const struct ckey keys[KEY__MAX] = {
     [KEY_DATABASE_TIMEOUT] =
 	NUM("database", "timeout", CT_INT, database.timeout, 1, 300, "5"),
     [KEY_SERVICE_SITE_PREFIX] =
-	STR("service", "site_prefix", service.site_prefix, check_site_prefix,
-	    "/ps"),
+	STR("service", "site_prefix", service.site_prefix,
+	    config_value_site_prefix, "/ps"),
     [KEY_SERVICE_HOSTURL] = STR("service", "hosturl", service.hosturl,
-				check_hosturl, "http://localhost:8080"),
+				config_value_hosturl, "http://localhost:8080"),
     [KEY_SERVICE_EMAILDOMAIN] =
-	STR("service", "emaildomain", service.emaildomain, check_domain,
+	STR("service", "emaildomain", service.emaildomain, config_value_domain,
 	    "localhost"),
     [KEY_SERVICE_TOKEN_TTL] = NUM("service", "token_ttl", CT_INT,
 				  service.token_ttl, 1, 604800, "43200"),
@@ -193,70 +176,73 @@ static const struct ckey keys[KEY__MAX] = {
 	    10000000, "10000"),
     [KEY_SERVICE_MAX_BODY] = NUM("service", "max_body", CT_SIZE,
 				 service.max_body, 256, 1048576, "16384"),
-    [KEY_SERVICE_LISTEN] =
-	STR_RESTART("service", "listen", service.listen, check_listen, ""),
+    [KEY_SERVICE_LISTEN] = STR_RESTART("service", "listen", service.listen,
+				       config_value_listen, ""),
     [KEY_SERVICE_LISTEN_MODE] =
 	NUM_RESTART("service", "listen_mode", CT_OCTAL, service.listen_mode, 0,
 		    0777, "0660"),
     [KEY_SERVICE_USER] =
-	STR_RESTART("service", "user", service.user, check_user, ""),
+	STR_RESTART("service", "user", service.user, config_value_user, ""),
     [KEY_SERVICE_SHUTDOWN_TIMEOUT] =
 	NUM("service", "shutdown_timeout", CT_INT, service.shutdown_timeout, 1,
 	    3600, "10"),
     [KEY_SERVICE_IO_TIMEOUT] =
 	NUM("service", "io_timeout", CT_INT, service.io_timeout, 1, 3600, "30"),
     [KEY_SERVICE_TEMPLATE_DIR] =
-	STR("service", "template_dir", service.template_dir, check_abs_path,
-	    "/usr/share/pwreset/mail-templates"),
+	STR("service", "template_dir", service.template_dir,
+	    config_value_abs_path, "/usr/share/pwreset/mail-templates"),
     [KEY_SERVICE_LOCAL_TEMPLATE_DIR] =
 	STR("service", "local_template_dir", service.local_template_dir,
-	    check_opt_abs_path, "/etc/pwreset/templates"),
+	    config_value_opt_abs_path, "/etc/pwreset/templates"),
     [KEY_SERVICE_GLOBAL_TEMPLATE] =
 	STR("service", "global_template", service.global_template,
-	    check_set_name, ""),
-    [KEY_SERVICE_LINK_TEMPLATE] = STR(
-	"service", "link_template", service.link_template, check_link_template,
-	"{hosturl}/email/changepassword?member={member.id}&token={token}"),
+	    config_value_set_name, ""),
+    [KEY_SERVICE_LINK_TEMPLATE] =
+	STR("service", "link_template", service.link_template,
+	    config_value_link_template,
+	    "{hosturl}/email/changepassword?member={member.id}&token={token}"),
     [KEY_SERVICE_TRUSTED_PROXIES] =
 	STR("service", "trusted_proxies", service.trusted_proxies,
-	    check_proxies, ""),
-    [KEY_SERVICE_STATUS_PATH] = STR(
-	"service", "status_path", service.status_path, check_opt_url_path, ""),
-    [KEY_SERVICE_PING_PATH] =
-	STR("service", "ping_path", service.ping_path, check_opt_url_path, ""),
+	    config_value_proxies, ""),
+    [KEY_SERVICE_STATUS_PATH] =
+	STR("service", "status_path", service.status_path,
+	    config_value_opt_url_path, ""),
+    [KEY_SERVICE_PING_PATH] = STR("service", "ping_path", service.ping_path,
+				  config_value_opt_url_path, ""),
     [KEY_ARGON2_M_COST] =
 	NUM("argon2", "m_cost", CT_U32, argon2.m_cost, 8, 4194304, "19456"),
     [KEY_ARGON2_T_COST] =
 	NUM("argon2", "t_cost", CT_U32, argon2.t_cost, 1, 100, "2"),
     [KEY_ARGON2_PARALLELISM] =
 	NUM("argon2", "parallelism", CT_U32, argon2.parallelism, 1, 64, "1"),
-    [KEY_SMTP_HOST] = STR("smtp", "host", smtp.host, check_host, "localhost"),
+    [KEY_SMTP_HOST] =
+	STR("smtp", "host", smtp.host, config_value_host, "localhost"),
     [KEY_SMTP_PORT] = NUM("smtp", "port", CT_INT, smtp.port, 1, 65535, "25"),
     [KEY_SMTP_STARTTLS] =
 	ENUM("smtp", "starttls", smtp.starttls, starttls_names, "auto"),
     [KEY_SMTP_USER] = STR("smtp", "user", smtp.user, NULL, ""),
     [KEY_SMTP_PASSWORD_FILE] = STR("smtp", "password_file", smtp.password_file,
-				   check_opt_abs_path, ""),
+				   config_value_opt_abs_path, ""),
     [KEY_SMTP_TIMEOUT] =
 	NUM("smtp", "timeout", CT_INT, smtp.timeout, 1, 300, "10"),
     [KEY_SMTP_FINAL_TIMEOUT] = NUM("smtp", "final_timeout", CT_INT,
 				   smtp.final_timeout, 1, 3600, "600"),
-    [KEY_MAIL_FROM] = STR("mail", "from", mail.from, check_from,
+    [KEY_MAIL_FROM] = STR("mail", "from", mail.from, config_value_from,
 			  "pwreset <noreply@localhost>"),
     [KEY_MAIL_MAX_ATTEMPTS] =
 	NUM("mail", "max_attempts", CT_INT, mail.max_attempts, 1, 100, "8"),
     [KEY_MAIL_RETRY_BASE] =
 	NUM("mail", "retry_base", CT_INT, mail.retry_base, 1, 3600, "30"),
     [KEY_MAIL_OUTBOX_KEY_FILE] =
-	STR("mail", "outbox_key_file", mail.outbox_key_file, check_abs_path,
-	    "/etc/pwreset/outbox.key"),
+	STR("mail", "outbox_key_file", mail.outbox_key_file,
+	    config_value_abs_path, "/etc/pwreset/outbox.key"),
     [KEY_PASSWORD_POLICY] =
 	ENUM("password", "policy", password.policy, policy_names, "pageseeder"),
     [KEY_PASSWORD_MIN_LENGTH] =
 	NUM("password", "min_length", CT_INT, password.min_length, 8, 64, "15"),
     [KEY_PASSWORD_BANNED_FILE] =
-	STR("password", "banned_file", password.banned_file, check_opt_abs_path,
-	    "/usr/share/john/password.lst"),
+	STR("password", "banned_file", password.banned_file,
+	    config_value_opt_abs_path, "/usr/share/john/password.lst"),
     [KEY_PRIVACY_HIDE_ACCOUNT_STATE] =
 	NUM("privacy", "hide_account_state", CT_BOOL,
 	    privacy.hide_account_state, 0, 1, "false"),
@@ -296,35 +282,15 @@ struct parse {
 	int key_line[KEY__MAX]; /* where each key was last set; 0: default */
 };
 
-static bool
-is_ascii_digit(char ch)
-{
-	return ch >= '0' && ch <= '9';
-}
-
-static bool
-is_ascii_alnum(char ch)
-{
-	return is_ascii_digit(ch) || (ch >= 'a' && ch <= 'z') ||
-	       (ch >= 'A' && ch <= 'Z');
-}
-
-static bool
-is_blank(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' ||
-	       ch == '\v' || ch == '\f';
-}
-
 /* Full strtol check: digits only (an optional leading '-'), no overflow,
  * nothing after the number. */
-static bool
-parse_long(const char *v, int base, long *out)
+bool
+config_parse_long(const char *v, int base, long *out)
 {
 	char *end = NULL;
 	const char *d = (*v == '-') ? v + 1 : v;
 
-	if (!is_ascii_digit(*d))
+	if (!ascii_is_digit(*d))
 		return false;
 	if (base == 8)
 		for (const char *p = d; *p != '\0'; p++)
@@ -394,7 +360,7 @@ key_set(struct config *c, enum key k, const char *v, char *why, size_t whylen)
 	case CT_U32:
 	case CT_SIZE:
 	case CT_OCTAL:
-		if (!parse_long(v, ck->type == CT_OCTAL ? 8 : 10, &n) ||
+		if (!config_parse_long(v, ck->type == CT_OCTAL ? 8 : 10, &n) ||
 		    n < ck->min || n > ck->max) {
 			if (ck->type == CT_OCTAL)
 				snprintf(why, whylen,
@@ -593,8 +559,8 @@ config_read_line(char *buf, int size, void *user)
 			}
 		}
 		p->key_in_section = false;
-	} else if (s != buf && p->key_in_section && !is_blank(*s) &&
-		   *s != ';' && *s != '#') {
+	} else if (s != buf && p->key_in_section &&
+		   !isspace((unsigned char)*s) && *s != ';' && *s != '#') {
 		parse_fail(p, "indented line: continuation lines are not "
 			      "supported");
 		return NULL;
@@ -721,298 +687,6 @@ out:
 	if (rc != 0)
 		config_free(c);
 	return rc;
-}
-
-/* ---- checks of single string values ---------------------------------- */
-
-/* Characters safe in a URL path or host that we build links from. */
-static bool
-is_url_char(char ch)
-{
-	return is_ascii_alnum(ch) || strchr("-._~:/@!$&()*+,;=%[]", ch);
-}
-
-static bool
-check_hosturl(const char *v, char *why, size_t whylen)
-{
-	const char *rest;
-
-	if (strncmp(v, "https://", 8) == 0)
-		rest = v + 8;
-	else if (strncmp(v, "http://", 7) == 0)
-		rest = v + 7;
-	else {
-		snprintf(why, whylen, "must start with http:// or https://");
-		return false;
-	}
-	if (*rest == '\0' || *rest == '/') {
-		snprintf(why, whylen, "needs a host after the scheme");
-		return false;
-	}
-	for (const char *s = rest; *s != '\0'; s++) {
-		if (!is_url_char(*s)) {
-			snprintf(why, whylen,
-				 "character '%c' is not allowed (no query, "
-				 "fragment or space)",
-				 *s);
-			return false;
-		}
-	}
-	if (v[strlen(v) - 1] == '/') {
-		snprintf(why, whylen, "must not end with '/'");
-		return false;
-	}
-	return true;
-}
-
-static bool
-check_site_prefix(const char *v, char *why, size_t whylen)
-{
-	size_t len = strlen(v);
-
-	if (len == 0)
-		return true;
-	if (v[0] != '/' || v[len - 1] == '/') {
-		snprintf(why, whylen,
-			 "must be empty or start with '/' and not end with "
-			 "'/'");
-		return false;
-	}
-	for (const char *s = v; *s != '\0'; s++) {
-		if (!is_ascii_alnum(*s) && !strchr("-._~/", *s)) {
-			snprintf(why, whylen,
-				 "only letters, digits and -._~/ are allowed");
-			return false;
-		}
-		if (s[0] == '/' && s[1] == '/') {
-			snprintf(why, whylen, "must not contain '//'");
-			return false;
-		}
-	}
-	return true;
-}
-
-/* status_path, ping_path: "" (off) or an absolute path a request's
- * REQUEST_URI is compared with, spelt like site_prefix. */
-static bool
-check_opt_url_path(const char *v, char *why, size_t whylen)
-{
-	return check_site_prefix(v, why, whylen);
-}
-
-static bool
-check_domain(const char *v, char *why, size_t whylen)
-{
-	if (*v == '\0') {
-		snprintf(why, whylen, "must not be empty");
-		return false;
-	}
-	for (const char *s = v; *s != '\0'; s++) {
-		if (!is_ascii_alnum(*s) && *s != '-' && *s != '.') {
-			snprintf(why, whylen,
-				 "only letters, digits, '-' and '.' are "
-				 "allowed");
-			return false;
-		}
-	}
-	return true;
-}
-
-static bool
-check_host(const char *v, char *why, size_t whylen)
-{
-	if (*v == '\0') {
-		snprintf(why, whylen, "must not be empty");
-		return false;
-	}
-	for (const char *s = v; *s != '\0'; s++) {
-		if (is_blank(*s)) {
-			snprintf(why, whylen, "must not contain spaces");
-			return false;
-		}
-	}
-	return true;
-}
-
-/* The mailer refuses to start without an address to send from: parsed by
- * the mail module's own rule, the one that writes the From header. */
-static bool
-check_from(const char *v, char *why, size_t whylen)
-{
-	char addr[CONFIG_LINE_BUF];
-
-	if (mail_address_of(v, addr, sizeof(addr)) != 0) {
-		snprintf(why, whylen,
-			 "must hold an email address, as in "
-			 "\"Name <user@example.org>\"");
-		return false;
-	}
-	return true;
-}
-
-/* "" (fd 0), "unix:/absolute/path" or "[host]:port". */
-static bool
-check_listen(const char *v, char *why, size_t whylen)
-{
-	const char *colon;
-	long port;
-
-	if (*v == '\0')
-		return true;
-	if (strncmp(v, "unix:", 5) == 0) {
-		const char *path = v + 5;
-		if (path[0] != '/' ||
-		    strlen(path) >=
-			sizeof(((struct sockaddr_un *)0)->sun_path)) {
-			snprintf(why, whylen,
-				 "unix: needs an absolute path shorter than "
-				 "%zu bytes",
-				 sizeof(((struct sockaddr_un *)0)->sun_path));
-			return false;
-		}
-		return true;
-	}
-	colon = strrchr(v, ':');
-	if (colon == NULL || !parse_long(colon + 1, 10, &port) || port < 1 ||
-	    port > 65535) {
-		snprintf(why, whylen,
-			 "must be empty, unix:/path or host:port (port 1 to "
-			 "65535)");
-		return false;
-	}
-	for (const char *s = v; s < colon; s++) {
-		if (is_blank(*s)) {
-			snprintf(why, whylen, "must not contain spaces");
-			return false;
-		}
-	}
-	return true;
-}
-
-static bool
-check_user(const char *v, char *why, size_t whylen)
-{
-	if (*v == '-') {
-		snprintf(why, whylen, "must not start with '-'");
-		return false;
-	}
-	for (const char *s = v; *s != '\0'; s++) {
-		if (!is_ascii_alnum(*s) && !strchr("_.-", *s)) {
-			snprintf(why, whylen,
-				 "only letters, digits and _.- are allowed");
-			return false;
-		}
-	}
-	return true;
-}
-
-static bool
-check_abs_path(const char *v, char *why, size_t whylen)
-{
-	if (v[0] != '/') {
-		snprintf(why, whylen, "must be an absolute path");
-		return false;
-	}
-	return true;
-}
-
-static bool
-check_opt_abs_path(const char *v, char *why, size_t whylen)
-{
-	return *v == '\0' || check_abs_path(v, why, whylen);
-}
-
-/* A template set is a directory under template_dir: a plain name, by
- * the one rule the loader and pwreset-ctl use too (common/setname.h).
- * Empty: no global set. */
-static bool
-check_set_name(const char *v, char *why, size_t whylen)
-{
-	if (*v == '\0' || setname_valid(v))
-		return true;
-	snprintf(why, whylen,
-		 "only letters, digits, _ and - are allowed (at most %d)",
-		 SETNAME_MAX);
-	return false;
-}
-
-static bool
-check_link_template(const char *v, char *why, size_t whylen)
-{
-	if (strstr(v, "{token}") == NULL) {
-		snprintf(why, whylen, "must contain {token}");
-		return false;
-	}
-	for (const char *s = v; *s != '\0'; s++) {
-		if (is_blank(*s)) {
-			snprintf(why, whylen, "must not contain spaces");
-			return false;
-		}
-	}
-	return true;
-}
-
-/* One entry of trusted_proxies: an IPv4/IPv6 address, optionally /prefix. */
-static bool
-check_proxy(const char *entry, size_t len)
-{
-	char buf[INET6_ADDRSTRLEN + 4];
-	unsigned char addr[16];
-	char *slash;
-	long prefix = -1;
-	int maxbits;
-
-	if (len == 0 || len >= sizeof(buf))
-		return false;
-	memcpy(buf, entry, len);
-	buf[len] = '\0';
-	slash = strchr(buf, '/');
-	if (slash != NULL) {
-		*slash = '\0';
-		if (slash[1] == '-' || !parse_long(slash + 1, 10, &prefix))
-			return false;
-	}
-	if (inet_pton(AF_INET, buf, addr) == 1)
-		maxbits = 32;
-	else if (inet_pton(AF_INET6, buf, addr) == 1)
-		maxbits = 128;
-	else
-		return false;
-	return prefix <= maxbits; /* -1: no prefix */
-}
-
-static bool
-check_proxies(const char *v, char *why, size_t whylen)
-{
-	const char *s = v;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (*s == '\0')
-		return true;
-	for (;;) {
-		const char *start, *end;
-
-		while (*s == ' ' || *s == '\t')
-			s++;
-		start = s;
-		while (*s != '\0' && *s != ',')
-			s++;
-		end = s;
-		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		if (!check_proxy(start, (size_t)(end - start))) {
-			snprintf(why, whylen,
-				 "'%.*s' is not an IPv4/IPv6 address or "
-				 "CIDR range",
-				 (int)(end - start > 64 ? 64 : end - start),
-				 start);
-			return false;
-		}
-		if (*s == '\0')
-			return true;
-		s++; /* the comma */
-	}
 }
 
 size_t
