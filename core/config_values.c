@@ -19,6 +19,19 @@
 
 /* ---- checks of single string values ---------------------------------- */
 
+/* [from, to) holds no white space; else false with why. */
+static bool
+no_spaces(const char *from, const char *to, char *why, size_t whylen)
+{
+	for (const char *s = from; s < to; s++) {
+		if (isspace((unsigned char)*s)) {
+			snprintf(why, whylen, "must not contain spaces");
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Characters safe in a URL path or host that we build links from. */
 static bool
 is_url_char(char ch)
@@ -119,12 +132,8 @@ config_value_host(const char *v, char *why, size_t whylen)
 		snprintf(why, whylen, "must not be empty");
 		return false;
 	}
-	for (const char *s = v; *s != '\0'; s++) {
-		if (isspace((unsigned char)*s)) {
-			snprintf(why, whylen, "must not contain spaces");
-			return false;
-		}
-	}
+	if (!no_spaces(v, v + strlen(v), why, whylen))
+		return false;
 	return true;
 }
 
@@ -174,12 +183,8 @@ config_value_listen(const char *v, char *why, size_t whylen)
 			 "65535)");
 		return false;
 	}
-	for (const char *s = v; s < colon; s++) {
-		if (isspace((unsigned char)*s)) {
-			snprintf(why, whylen, "must not contain spaces");
-			return false;
-		}
-	}
+	if (!no_spaces(v, colon, why, whylen))
+		return false;
 	return true;
 }
 
@@ -237,12 +242,8 @@ config_value_link_template(const char *v, char *why, size_t whylen)
 		snprintf(why, whylen, "must contain {token}");
 		return false;
 	}
-	for (const char *s = v; *s != '\0'; s++) {
-		if (isspace((unsigned char)*s)) {
-			snprintf(why, whylen, "must not contain spaces");
-			return false;
-		}
-	}
+	if (!no_spaces(v, v + strlen(v), why, whylen))
+		return false;
 	return true;
 }
 
