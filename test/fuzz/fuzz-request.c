@@ -70,7 +70,13 @@ static const size_t field_max[FIELD__MAX] = {
     [FIELD_KEY] = FIELD_KEY_MAX,
     [FIELD_MEMBER_PASSWORD] = FIELD_PASSWORD_MAX,
     [FIELD_NOTIFY_ASYNC] = FIELD_NOTIFY_ASYNC_MAX,
+    [FIELD_MEMBER] = FIELD_MEMBER_MAX,
+    [FIELD_GROUP] = FIELD_GROUP_MAX,
+    [FIELD_PASSWORD_CONFIRM] = FIELD_PASSWORD_MAX,
 };
+/* A field added to the parser without a limit here would "crash". */
+_Static_assert(sizeof(field_max) / sizeof(field_max[0]) == FIELD__MAX,
+	       "field_max out of step with enum field");
 
 static void
 check(const struct request *rq)
@@ -82,9 +88,13 @@ check(const struct request *rq)
 		if (v == NULL)
 			continue;
 		n = strlen(v);
-		if (n == 0 || n > field_max[i] || !utf8_valid(v, n))
+		if (field_max[i] == 0 || n == 0 || n > field_max[i] ||
+		    !utf8_valid(v, n))
 			abort();
-		if (i != FIELD_MEMBER_PASSWORD && urlenc_has_control(v, n))
+		/* Passwords may hold any character; nothing else may hold a
+		 * control character. */
+		if (i != FIELD_MEMBER_PASSWORD && i != FIELD_PASSWORD_CONFIRM &&
+		    urlenc_has_control(v, n))
 			abort();
 	}
 	if (rq->bearer != NULL &&
