@@ -27,14 +27,17 @@
 /*
  * Write a member's one live token (SPEC §4 "One live token"): rows from
  * src, replacing the hash of the live row when there is one.  The
- * conflict target is migration 004's partial unique index.
+ * conflict target is migration 004's partial unique index.  The hash
+ * of the live row given again writes nothing (one hash, one token).
  */
 #define UPSERT_TOKEN(src)                                                      \
 	"INSERT INTO reset_token (member_id, token_hash, expires_at) " src     \
 	" ON CONFLICT (member_id) "                                            \
 	"WHERE used_at IS NULL AND invalidated_at IS NULL "                    \
 	"DO UPDATE SET token_hash = EXCLUDED.token_hash, issued_at = now(), "  \
-	"expires_at = EXCLUDED.expires_at RETURNING member_id"
+	"expires_at = EXCLUDED.expires_at "                                    \
+	"WHERE reset_token.token_hash <> EXCLUDED.token_hash "                 \
+	"RETURNING member_id"
 
 /* A token that can still be used: unused, not invalidated, unexpired. */
 #define LIVE                                                                   \
@@ -424,9 +427,10 @@ store_reset_issue(struct store *st, int64_t member_id,
 	param_text(&p, mail->subject);
 	param_text(&p, mail->message);
 	rc = store_returning_id(st, PART_RESET, STMT_RESET_ISSUE, &p, mail_id);
-	if (rc == STORE_NOT_FOUND) { /* an INSERT … VALUES always returns */
-		store_set_err(st, "reset_issue: no row written");
-		rc = STORE_ERROR;
+	if (rc == STORE_NOT_FOUND) { /* the upsert's guard: same hash */
+		store_set_err(st, "reset_issue: the hash is this member's "
+				  "live token already");
+		rc = STORE_CONFLICT;
 	}
 	return rc;
 }
