@@ -591,7 +591,8 @@ test_token_first(void **state)
 	assert_int_equal(
 	    run((struct reset_request){.token = wrong, .client = addr}).err,
 	    PWR_E_TOKEN_INVALID);
-	assert_int_equal(store_member_set_status(st, did, "activated"), STORE_OK);
+	assert_int_equal(store_member_set_status(st, did, "activated"),
+			 STORE_OK);
 	assert_success(run((struct reset_request){.username = uname("quin"),
 						  .token = used,
 						  .password = "Tr0ub4dor&x",
