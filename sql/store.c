@@ -29,7 +29,8 @@
 
 #define STORE_DEFAULT_TIMEOUT_S 5
 #define STORE_MAX_TIMEOUT_S	3600
-#define STORE_HOLD_MS		1000 /* no new connect attempt sooner */
+#define STORE_HOLD_MS		1000  /* no new connect attempt sooner, */
+#define STORE_HOLD_MAX_MS	30000 /* doubling per failure up to this */
 #define KEEPALIVE_IDLE_S	"10"
 #define KEEPALIVE_INTERVAL_S	"3"
 #define KEEPALIVE_COUNT		"3"
@@ -338,11 +339,18 @@ store_connect(struct store *st)
 			goto fail;
 	}
 	st->hold_until_ms = 0;
+	st->hold_ms = 0;
 	return STORE_OK;
 fail:
 	if (st->conn != NULL)
 		store_drop(st);
-	st->hold_until_ms = store_now_ms() + STORE_HOLD_MS;
+	/* Back off exponentially: a database that drops packets costs each
+	 * attempt the whole connect timeout, and a worker that tried every
+	 * second would spend most requests waiting on it. */
+	st->hold_ms = st->hold_ms == 0			     ? STORE_HOLD_MS
+		      : st->hold_ms >= STORE_HOLD_MAX_MS / 2 ? STORE_HOLD_MAX_MS
+							     : st->hold_ms * 2;
+	st->hold_until_ms = store_now_ms() + st->hold_ms;
 	return STORE_UNAVAILABLE;
 }
 

@@ -76,6 +76,7 @@ struct store {
 	bool listening;	       /* LISTEN again after a reconnect */
 	bool doomed;	       /* the server said goodbye while we idled */
 	int64_t hold_until_ms; /* CLOCK_MONOTONIC; no connect attempt before */
+	int64_t hold_ms;       /* the last hold; 0 after a success */
 	char target[256];
 	char errmsg[512];
 };
