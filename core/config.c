@@ -81,6 +81,7 @@ enum key {
 	KEY_RATELIMIT_PER_ADDRESS,
 	KEY_RATELIMIT_WINDOW,
 	KEY_RATELIMIT_TOKEN_FAILURES,
+	KEY_RATELIMIT_IPV6_PREFIX,
 	KEY_LOG_TARGET,
 	KEY_LOG_LEVEL,
 	KEY__MAX
@@ -258,6 +259,8 @@ static const struct ckey keys[KEY__MAX] = {
     [KEY_RATELIMIT_TOKEN_FAILURES] =
 	NUM("ratelimit", "token_failures", CT_INT, ratelimit.token_failures, 1,
 	    1000000, "10"),
+    [KEY_RATELIMIT_IPV6_PREFIX] = NUM("ratelimit", "ipv6_prefix", CT_INT,
+				      ratelimit.ipv6_prefix, 32, 128, "64"),
     [KEY_LOG_TARGET] =
 	ENUM("log", "target", log.target, target_names, "stderr"),
     [KEY_LOG_LEVEL] = ENUM("log", "level", log.level, level_names, "info"),

@@ -109,6 +109,7 @@ struct config {
 		int per_address;    /* requests per client address, 60 */
 		int window;	    /* seconds, 3600 */
 		int token_failures; /* wrong tokens per address, 10 */
+		int ipv6_prefix;    /* IPv6 clients counted per /N, 64 */
 	} ratelimit;
 
 	struct {

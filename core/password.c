@@ -182,14 +182,17 @@ pw_blank(const char *pw)
 	return pw[strspn(pw, " \t\r\n\v\f")] == '\0';
 }
 
-enum pwr_err
-password_check(const struct config *cfg, const struct banned *b, const char *pw,
-	       const char *username, const char *email, bool admin)
+static int pw_prepare(const struct config *cfg, const char *pw, uint8_t **norm,
+		      const uint8_t **out, size_t *outlen);
+static void pw_release(uint8_t *norm, size_t len);
+
+/* password_check() on pw as it will be hashed. */
+static enum pwr_err
+pw_check_form(const struct config *cfg, const struct banned *b, const char *pw,
+	      const char *username, const char *email, bool admin)
 {
 	size_t len, cp;
 
-	if (pw == NULL)
-		return PWR_E_PASSWORD_WEAK;
 	len = strlen(pw);
 	if (!utf8_valid(pw, len) || pw_blank(pw))
 		return PWR_E_PASSWORD_WEAK;
@@ -227,6 +230,41 @@ password_check(const struct config *cfg, const struct banned *b, const char *pw,
 	if (password_strength(pw) < (admin ? PW_STRONG : PW_MEDIUM))
 		return PWR_E_PASSWORD_WEAK;
 	return PWR_OK;
+}
+
+enum pwr_err
+password_check(const struct config *cfg, const struct banned *b, const char *pw,
+	       const char *username, const char *email, bool admin)
+{
+	uint8_t *norm = NULL;
+	const uint8_t *in = NULL;
+	size_t inlen = 0;
+	char *form;
+	enum pwr_err rc;
+
+	if (pw == NULL)
+		return PWR_E_PASSWORD_WEAK;
+	if (cfg->password.policy != POLICY_NIST)
+		return pw_check_form(cfg, b, pw, username, email, admin);
+	/* Under nist the hash is of the NFKC form, so the banned list, the
+	 * username and the length must judge that form too: "ｐａｓｓｗｏｒｄ"
+	 * (full-width) is "password" once normalised. */
+	if (pw_prepare(cfg, pw, &norm, &in, &inlen) != 0)
+		return PWR_E_PASSWORD_WEAK;
+	form = malloc(inlen + 1);
+	if (form == NULL)
+		abort(); /* as everywhere: allocation failure aborts */
+	memcpy(form, in, inlen);
+	form[inlen] = '\0';
+	/* An embedded NUL cannot come from a C string's normal form, but a
+	 * shorter string would then be judged than hashed: refuse it. */
+	rc = strlen(form) != inlen
+		 ? PWR_E_PASSWORD_WEAK
+		 : pw_check_form(cfg, b, form, username, email, admin);
+	explicit_bzero(form, inlen + 1);
+	free(form);
+	pw_release(norm, inlen);
+	return rc;
 }
 
 /*

@@ -1,7 +1,11 @@
 /*
  * ratelimit.c — rate-limit keys, checks and counting (see ratelimit.h).
  */
+#include <stdio.h>
 #include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -20,6 +24,7 @@ static const char *const kind_prefix[RATELIMIT_KIND__MAX] = {
     [RATELIMIT_ADDRESS] = "addr:",
     [RATELIMIT_TOKFAIL] = "tokfail:",
     [RATELIMIT_IDENTIFIER] = "id:",
+    [RATELIMIT_MEMBER] = "member:",
 };
 
 _Static_assert(sizeof(kind_prefix) / sizeof(kind_prefix[0]) ==
@@ -119,6 +124,34 @@ ratelimit_count(struct store *st, const struct ratelimit_key *key, int window_s)
 
 	return from_store(st, store_ratelimit_hit(st, key->b, window_s, 1, &n),
 			  "rate limit");
+}
+
+void
+ratelimit_client_value(const char *client, int ipv6_prefix, char *out,
+		       size_t outlen)
+{
+	struct in6_addr a;
+	char net[INET6_ADDRSTRLEN];
+	int bits = ipv6_prefix < 0 ? 0 : ipv6_prefix > 128 ? 128 : ipv6_prefix;
+	int i;
+
+	/* An IPv4-mapped address (::ffff:a.b.c.d) is one IPv4 client. */
+	if (inet_pton(AF_INET6, client, &a) != 1 || IN6_IS_ADDR_V4MAPPED(&a)) {
+		snprintf(out, outlen, "%s", client);
+		return;
+	}
+	for (i = 0; i < 16; i++) {
+		int keep = bits - i * 8;
+
+		if (keep <= 0)
+			a.s6_addr[i] = 0;
+		else if (keep < 8)
+			a.s6_addr[i] &= (unsigned char)(0xff << (8 - keep));
+	}
+	if (inet_ntop(AF_INET6, &a, net, sizeof net) == NULL)
+		snprintf(out, outlen, "%s", client);
+	else
+		snprintf(out, outlen, "%s/%d", net, bits);
 }
 
 void

@@ -36,6 +36,7 @@ enum ratelimit_kind {
 	RATELIMIT_ADDRESS,    /* every request, per client address */
 	RATELIMIT_TOKFAIL,    /* wrong tokens and keys, per client address */
 	RATELIMIT_IDENTIFIER, /* step 1, per normalised identifier */
+	RATELIMIT_MEMBER,     /* step 1, per member an identifier names */
 	RATELIMIT_KIND__MAX
 };
 
@@ -81,6 +82,17 @@ enum ratelimit_rc ratelimit_check_value(struct ratelimit *rl, struct store *st,
 enum ratelimit_rc ratelimit_count(struct store *st,
 				  const struct ratelimit_key *key,
 				  int window_s);
+
+#define RATELIMIT_CLIENT_MAX 64 /* bytes of ratelimit_client_value()'s out */
+
+/*
+ * The value a client address is counted by: an IPv6 address cut to its
+ * first ipv6_prefix bits and written as "net/prefix" (a subscriber usually
+ * holds a whole /64, each address of which would otherwise be a budget of
+ * its own); anything else, IPv4 included, unchanged.
+ */
+void ratelimit_client_value(const char *client, int ipv6_prefix, char *out,
+			    size_t outlen);
 
 /* Forget the secret (explicit_bzero). */
 void ratelimit_wipe(struct ratelimit *rl);

@@ -388,7 +388,29 @@ out:
 	mail_message_free(&msg);
 }
 
-/* Rules 9–12, for a member already found and allowed. */
+/* Rules 10–12, once the token hashing to h is known to be the member's
+ * and valid. */
+static void
+step2_checked(struct ctx *c, const uint8_t h[TOKEN_HASH_LEN], bool via_key)
+{
+	enum pwr_err perr;
+
+	if (c->req->password == NULL) {
+		answer(c, RESET_PENDING);
+		c->res->admin = c->member.admin;
+		return;
+	}
+	perr = password_check(c->env->cfg, c->env->banned, c->req->password,
+			      c->member.username, c->member.email,
+			      c->member.admin);
+	if (perr != PWR_OK) {
+		fail(c, perr);
+		return;
+	}
+	step2_complete(c, h, via_key);
+}
+
+/* Rules 9–12, for a member already found and allowed (admin callers). */
 static void
 step2(struct ctx *c, const char *secret, bool via_key)
 {
@@ -396,7 +418,6 @@ step2(struct ctx *c, const char *secret, bool via_key)
 	    via_key ? PWR_E_KEY_INVALID : PWR_E_TOKEN_INVALID;
 	uint8_t h[TOKEN_HASH_LEN];
 	enum store_rc rc;
-	enum pwr_err perr;
 
 	if (!token_well_formed(secret)) {
 		fail(c, invalid);
@@ -410,19 +431,72 @@ step2(struct ctx *c, const char *secret, bool via_key)
 		fail(c, invalid);
 		goto out;
 	}
-	if (c->req->password == NULL) {
-		answer(c, RESET_PENDING);
-		c->res->admin = c->member.admin;
+	step2_checked(c, h, via_key);
+out:
+	explicit_bzero(h, sizeof h);
+}
+
+/* Rules 5–7: true (answer set) when the found member may not reset. */
+static bool
+account_refused(struct ctx *c, bool step1)
+{
+	if (c->member.api)
+		fail(c, PWR_E_API_ACCOUNT);
+	else if (strcmp(c->member.status, "disabled") == 0 ||
+		 (step1 && c->member.locked))
+		fail(c, PWR_E_LOCKED);
+	else if (c->member.email[0] == '\0')
+		fail(c, PWR_E_NO_EMAIL);
+	return c->res->err != PWR_OK;
+}
+
+/* Whether the identifiers given (if any) name member m: usernames are
+ * [A-Za-z0-9_.-] (else they name nobody) and emails ASCII (rule 3), so
+ * ASCII case folding is the database's lower() here. */
+static bool
+names_member(const struct reset_request *req, const struct store_member *m)
+{
+	if (req->username != NULL &&
+	    (!validate_username(req->username) ||
+	     strcasecmp(req->username, m->username) != 0))
+		return false;
+	if (req->email != NULL && strcasecmp(req->email, m->email) != 0)
+		return false;
+	return true;
+}
+
+/*
+ * Token first (SPEC §4), for anonymous callers with a token or key: the
+ * token is checked before anything about an account is told, and every
+ * way it can fail gives the same answer, so a made-up token cannot tell
+ * which identifiers exist or what state their account is in.
+ */
+static void
+token_first(struct ctx *c, const char *secret, bool via_key)
+{
+	enum pwr_err invalid =
+	    via_key ? PWR_E_KEY_INVALID : PWR_E_TOKEN_INVALID;
+	int64_t gid = c->on_group ? c->group.id : 0;
+	uint8_t h[TOKEN_HASH_LEN];
+	enum store_rc rc;
+
+	if (!token_well_formed(secret)) {
+		fail(c, invalid);
+		return;
+	}
+	token_hash(secret, h);
+	rc = store_member_by_live_token(c->env->store, h, gid, &c->member);
+	if (store_failed(c, rc, "token check"))
+		goto out;
+	if (rc == STORE_NOT_FOUND || !names_member(c->req, &c->member)) {
+		fail(c, invalid);
 		goto out;
 	}
-	perr = password_check(c->env->cfg, c->env->banned, c->req->password,
-			      c->member.username, c->member.email,
-			      c->member.admin);
-	if (perr != PWR_OK) {
-		fail(c, perr);
+	/* The holder of a valid token proved control of the mailbox: the
+	 * account's state is theirs to know. */
+	if (account_refused(c, false))
 		goto out;
-	}
-	step2_complete(c, h, via_key);
+	step2_checked(c, h, via_key);
 out:
 	explicit_bzero(h, sizeof h);
 }
@@ -474,6 +548,30 @@ reset_finish(struct reset_env *env, struct reset_deferred **dp)
 	if (d == NULL)
 		return;
 	*dp = NULL;
+	/* The per-member budget: username, email or both name one member,
+	 * so they share its count.  Written here, after the answer, so the
+	 * request path stays the same for known and unknown identifiers. */
+	if (d->member.id > 0) {
+		char who[24];
+		struct ratelimit_key mk;
+		enum ratelimit_rc r;
+
+		snprintf(who, sizeof who, "%" PRId64, d->member.id);
+		r = ratelimit_key(&env->rl, env->store, RATELIMIT_MEMBER, who,
+				  &mk);
+		if (r == RATELIMIT_UNDER)
+			r = ratelimit_check(env->store, &mk,
+					    env->cfg->ratelimit.window, 1,
+					    env->cfg->ratelimit.per_identifier);
+		if (r != RATELIMIT_UNDER && d->issue) {
+			if (r == RATELIMIT_OVER)
+				log_info("member %" PRId64
+					 ": step 1 over the member limit, "
+					 "nothing sent",
+					 d->member.id);
+			d->issue = false; /* only count the identifier */
+		}
+	}
 	if (d->issue) {
 		c.member = d->member;
 		c.on_group = d->on_group;
@@ -521,6 +619,10 @@ decide(struct ctx *c, const char *secret, bool via_key)
 		fail(c, PWR_E_EMAIL_INVALID);
 		return;
 	}
+	if (!step1 && !c->admin_caller) {
+		token_first(c, secret, via_key);
+		return;
+	}
 	/* Step 1 is limited per normalised identifier.  The hit is counted
 	 * after the lookup by exactly one write, whatever the lookup found,
 	 * so known and unknown identifiers do the same database work. */
@@ -563,14 +665,7 @@ decide(struct ctx *c, const char *secret, bool via_key)
 		return;
 	}
 	/* Rules 5–7 */
-	if (c->member.api)
-		fail(c, PWR_E_API_ACCOUNT);
-	else if (strcmp(c->member.status, "disabled") == 0 ||
-		 (step1 && c->member.locked))
-		fail(c, PWR_E_LOCKED);
-	else if (c->member.email[0] == '\0')
-		fail(c, PWR_E_NO_EMAIL);
-	if (c->res->err != PWR_OK) {
+	if (account_refused(c, step1)) {
 		if (step1)
 			defer(c, false);
 		if (hide)
@@ -593,44 +688,51 @@ reset_handle(struct reset_env *env, const struct reset_request *req,
 	struct ctx c = {.env = env, .req = req, .res = res};
 	const char *secret = req->token != NULL ? req->token : req->key;
 	bool via_key = req->token == NULL && req->key != NULL;
-	struct ratelimit_key failkey = {{0}};
+	char client[RATELIMIT_CLIENT_MAX];
 	struct timespec start;
 
 	memset(res, 0, sizeof *res);
 	clock_gettime(CLOCK_MONOTONIC, &start);
+	/* IPv6 clients are counted per prefix ([ratelimit] ipv6_prefix). */
+	if (req->client != NULL)
+		ratelimit_client_value(req->client,
+				       env->cfg->ratelimit.ipv6_prefix, client,
+				       sizeof client);
 
 	if (req->client != NULL &&
 	    ratelimit_stops(&c, ratelimit_check_value(
 				    &env->rl, env->store, RATELIMIT_ADDRESS,
-				    req->client, env->cfg->ratelimit.window, 1,
+				    client, env->cfg->ratelimit.window, 1,
 				    env->cfg->ratelimit.per_address, NULL)))
-		goto out;
-	/* Wrong tokens have a budget of their own per client address, so
-	 * guessing is throttled without ever locking the member out. */
-	if (secret != NULL && req->client != NULL &&
-	    ratelimit_stops(&c, ratelimit_check_value(
-				    &env->rl, env->store, RATELIMIT_TOKFAIL,
-				    req->client, env->cfg->ratelimit.window, 0,
-				    env->cfg->ratelimit.token_failures - 1,
-				    &failkey)))
 		goto out;
 	if (!resolve_caller(&c))
 		goto out;
 	if (req->route == RESET_ROUTE_GROUP && !resolve_group(&c))
 		goto out;
 	decide(&c, secret, via_key);
+	/* Wrong tokens have a budget of their own per client address, so
+	 * guessing is throttled without ever locking the member out: only a
+	 * request whose token failed is counted, and refused (0108 instead
+	 * of 102A) once over; a valid token always proceeds.  Counted and
+	 * read in one statement, so concurrent workers cannot overshoot. */
 	if ((res->err == PWR_E_TOKEN_INVALID ||
 	     res->err == PWR_E_KEY_INVALID) &&
 	    req->client != NULL) {
-		/* The answer stands even if counting fails. */
-		if (ratelimit_count(env->store, &failkey,
-				    env->cfg->ratelimit.window) !=
-		    RATELIMIT_UNDER)
+		enum ratelimit_rc r = ratelimit_check_value(
+		    &env->rl, env->store, RATELIMIT_TOKFAIL, client,
+		    env->cfg->ratelimit.window, 1,
+		    env->cfg->ratelimit.token_failures, NULL);
+
+		if (r == RATELIMIT_OVER)
+			(void)ratelimit_stops(&c, r);
+		else if (r != RATELIMIT_UNDER) /* the answer stands */
 			log_warn("token failure not counted");
 	}
 out:
+	/* 0108 is not padded: a client over its budget must not hold a
+	 * worker for the floor. */
 	if (secret == NULL && res->err != PWR_E_UNAVAILABLE &&
-	    res->err != PWR_E_INTERNAL)
+	    res->err != PWR_E_INTERNAL && res->err != PWR_E_RATE_LIMITED)
 		pad_to_floor(&start, env->cfg->privacy.step1_floor_ms);
 	explicit_bzero(&c.caller, sizeof c.caller);
 }

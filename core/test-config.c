@@ -155,6 +155,7 @@ test_defaults(void **state)
 	assert_int_equal(c.ratelimit.per_address, 60);
 	assert_int_equal(c.ratelimit.window, 3600);
 	assert_int_equal(c.ratelimit.token_failures, 10);
+	assert_int_equal(c.ratelimit.ipv6_prefix, 64);
 	assert_int_equal(c.log.target, LOG_TARGET_STDERR);
 	assert_int_equal(c.log.level, LOG_LEVEL_INFO);
 	config_free(&c);
@@ -712,6 +713,7 @@ static const char *const sample_keys[] = {
     "ratelimit.per_address",
     "ratelimit.window",
     "ratelimit.token_failures",
+    "ratelimit.ipv6_prefix",
     "log.target",
     "log.level",
 };
@@ -812,6 +814,7 @@ test_sample_config(void **state)
 	assert_int_equal(c.ratelimit.window, d.ratelimit.window);
 	assert_int_equal(c.ratelimit.token_failures,
 			 d.ratelimit.token_failures);
+	assert_int_equal(c.ratelimit.ipv6_prefix, d.ratelimit.ipv6_prefix);
 	assert_int_equal(c.log.target, d.log.target);
 	assert_int_equal(c.log.level, d.log.level);
 	config_free(&c);

@@ -502,6 +502,40 @@ test_hash_verify(void **state)
 	assert_int_equal(password_hash(cfg, "bad\xc3", phc2, sizeof(phc2)), -1);
 }
 
+/* Under nist every check judges the NFKC form, the one that is hashed:
+ * the full-width "ｐａｓｓｗｏｒｄ１" is the banned "password1". */
+static void
+test_check_nist_nfkc(void **state)
+{
+	struct fixture *f = *state;
+	struct config *cfg = &f->cfg;
+	static const char wide_pw1[] = "\xef\xbd\x90\xef\xbd\x81\xef\xbd\x93"
+				       "\xef\xbd\x93\xef\xbd\x97\xef\xbd\x8f"
+				       "\xef\xbd\x92\xef\xbd\x84\xef\xbc\x91";
+	static const char wide_user[] = "\xef\xbd\x8a\xef\xbd\x93\xef\xbd\x8d"
+					"\xef\xbd\x89\xef\xbd\x94\xef\xbd\x88"
+					"99"; /* ｊｓｍｉｔｈ99 */
+	static const char lig4[] = "\xef\xac\x81\xef\xac\x81\xef\xac\x81"
+				   "\xef\xac\x81"; /* ﬁﬁﬁﬁ: 8 code points */
+
+	cfg->password.policy = POLICY_NIST;
+	cfg->password.min_length = 8;
+	assert_int_equal(
+	    password_check(cfg, f->banned, wide_pw1, "jsmith", NULL, false),
+	    PWR_E_PASSWORD_WEAK);
+	assert_int_equal(
+	    password_check(cfg, f->banned, wide_user, "jsmith99", NULL, false),
+	    PWR_E_PASSWORD_USER);
+	assert_int_equal(
+	    password_check(cfg, f->banned, lig4, "jsmith", NULL, false),
+	    PWR_OK);
+	/* pageseeder hashes the bytes as given: no folding there */
+	cfg->password.policy = POLICY_PAGESEEDER;
+	assert_int_equal(
+	    password_check(cfg, f->banned, wide_user, "jsmith99", NULL, false),
+	    PWR_OK);
+}
+
 /* Under nist, "ﬁ" (U+FB01) and "fi" are the same password. */
 static void
 test_hash_nfkc(void **state)
@@ -548,6 +582,8 @@ main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_check_levels, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_nist, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_nist_nfkc, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_hash_verify, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hash_nfkc, setup, teardown),
 	};

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -18,6 +19,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "password.h"
+#include "ratelimit.h"
 #include "reset.h"
 #include "token.h"
 #include "../mail-templates/mail.h"
@@ -494,9 +496,21 @@ test_token_failure_budget(void **state)
 			.err,
 		    PWR_E_TOKEN_INVALID);
 	}
-	/* the budget is spent: even the right token waits at this address */
+	/* the budget is spent, yet a valid token is never refused by it
+	 * (SPEC §8): offices behind one address keep working */
+	assert_success(run((struct reset_request){.username = uname("nell"),
+						  .token = tok,
+						  .client = addr}),
+		       RESET_PENDING);
+	/* a failing one answers 0108 instead of 102A, whatever it names */
+	assert_int_equal(token_new(wrong), 0);
 	assert_int_equal(run((struct reset_request){.username = uname("nell"),
-						    .token = tok,
+						    .token = wrong,
+						    .client = addr})
+			     .err,
+			 PWR_E_RATE_LIMITED);
+	assert_int_equal(run((struct reset_request){.username = "nobody-here",
+						    .key = wrong,
 						    .client = addr})
 			     .err,
 			 PWR_E_RATE_LIMITED);
@@ -506,6 +520,200 @@ test_token_failure_budget(void **state)
 						  .client = "192.0.2.99"}),
 		       RESET_PENDING);
 	cfg.ratelimit.token_failures = 10;
+}
+
+/* Token first (SPEC §4): an anonymous caller with a token that fails
+ * learns nothing about the identifier, whatever it names. */
+static void
+test_token_first(void **state)
+{
+	char tok[TOKEN_LEN + 1], wrong[TOKEN_LEN + 1], used[TOKEN_LEN + 1];
+	char gname[64], addr[64];
+	int64_t oid, gid, aid, did, nid;
+	const char *names[5];
+	int i;
+
+	(void)state;
+	snprintf(addr, sizeof addr, "203.0.113.%d", (run_id + 7) % 250);
+	cfg.ratelimit.token_failures = 1000;
+	oid = add_member("olga", true, false, false, NULL);
+	aid = add_member("papi", true, false, true, NULL);
+	did = add_member("quin", true, false, false, "disabled");
+	nid = add_member("rosa", false, false, false, NULL);
+	snprintf(gname, sizeof gname, "tf-%d", run_id);
+	assert_int_equal(store_group_add(st, gname, "g", NULL, &gid), STORE_OK);
+	issue(oid, tok);
+	issue(did, used); /* then made dead: a used token */
+	assert_int_equal(token_new(wrong), 0);
+
+	names[0] = "nobody-here";
+	names[1] = uname("olga");
+	names[2] = uname("papi");
+	names[3] = uname("quin");
+	names[4] = uname("rosa");
+	for (int hide = 0; hide < 2; hide++) {
+		cfg.privacy.hide_account_state = hide;
+		for (i = 0; i < 5; i++) {
+			assert_int_equal(
+			    run((struct reset_request){.username = names[i],
+						       .token = wrong,
+						       .client = addr})
+				.err,
+			    PWR_E_TOKEN_INVALID);
+			assert_int_equal(
+			    run((struct reset_request){.username = names[i],
+						       .key = wrong,
+						       .client = addr})
+				.err,
+			    PWR_E_KEY_INVALID);
+		}
+	}
+	cfg.privacy.hide_account_state = false;
+	/* a valid token of another member, or for a member not in the
+	 * group, or with an email naming someone else */
+	assert_int_equal(run((struct reset_request){.username = uname("quin"),
+						    .token = tok,
+						    .client = addr})
+			     .err,
+			 PWR_E_TOKEN_INVALID);
+	assert_int_equal(run((struct reset_request){.route = RESET_ROUTE_GROUP,
+						    .group = gname,
+						    .username = uname("olga"),
+						    .token = tok,
+						    .client = addr})
+			     .err,
+			 PWR_E_TOKEN_INVALID);
+	assert_int_equal(run((struct reset_request){.username = uname("olga"),
+						    .email = mail_of("papi"),
+						    .token = tok,
+						    .client = addr})
+			     .err,
+			 PWR_E_TOKEN_INVALID);
+	/* a token alone matching nothing, and a dead one */
+	assert_int_equal(
+	    run((struct reset_request){.token = wrong, .client = addr}).err,
+	    PWR_E_TOKEN_INVALID);
+	assert_int_equal(store_member_set_status(st, did, "activated"),
+			 STORE_OK);
+	assert_success(run((struct reset_request){.username = uname("quin"),
+						  .token = used,
+						  .password = "Tr0ub4dor&x",
+						  .client = addr}),
+		       RESET_PASSWORD_CHANGED);
+	assert_int_equal(store_member_set_status(st, did, "disabled"),
+			 STORE_OK);
+	assert_int_equal(
+	    run((struct reset_request){.token = used, .client = addr}).err,
+	    PWR_E_TOKEN_INVALID);
+	/* the state of an account is told to the holder of its token */
+	issue(aid, tok);
+	assert_int_equal(run((struct reset_request){.username = uname("papi"),
+						    .token = tok,
+						    .client = addr})
+			     .err,
+			 PWR_E_API_ACCOUNT);
+	issue(nid, tok);
+	assert_int_equal(
+	    run((struct reset_request){.token = tok, .client = addr}).err,
+	    PWR_E_NO_EMAIL);
+	/* admin callers keep the old order */
+	assert_int_equal(run((struct reset_request){.username = uname("quin"),
+						    .token = wrong,
+						    .bearer = admin_token})
+			     .err,
+			 PWR_E_LOCKED);
+	assert_int_equal(run((struct reset_request){.username = "nobody-here",
+						    .token = wrong,
+						    .bearer = admin_token})
+			     .err,
+			 PWR_E_MEMBER_UNKNOWN);
+	cfg.ratelimit.token_failures = 10;
+}
+
+/* Username, email and both name one member: one budget (SPEC §8). */
+static void
+test_member_limit(void **state)
+{
+	(void)state;
+	add_member("sven", true, false, false, NULL);
+	cfg.ratelimit.per_identifier = 1;
+	assert_success(run((struct reset_request){.username = uname("sven")}),
+		       RESET_REQUEST_SUCCESSFUL);
+	assert_success(run((struct reset_request){.email = mail_of("sven")}),
+		       RESET_REQUEST_SUCCESSFUL);
+	assert_success(run((struct reset_request){.username = uname("sven"),
+						  .email = mail_of("sven")}),
+		       RESET_REQUEST_SUCCESSFUL);
+	cfg.ratelimit.per_identifier = 1000;
+	assert_int_equal(count_mails_to(mail_of("sven")), 1);
+}
+
+/* IPv6 clients share one budget per [ratelimit] ipv6_prefix. */
+static void
+test_ipv6_prefix(void **state)
+{
+	char a[64], b[64], c[64], other[64], v[RATELIMIT_CLIENT_MAX];
+	int x = run_id & 0xffff;
+
+	(void)state;
+	ratelimit_client_value("2001:db8:1:2:3:4:5:6", 64, v, sizeof v);
+	assert_string_equal(v, "2001:db8:1:2::/64");
+	ratelimit_client_value("2001:db8:1:2:3:4:5:6", 56, v, sizeof v);
+	assert_string_equal(v, "2001:db8:1::/56");
+	ratelimit_client_value("2001:db8::1", 128, v, sizeof v);
+	assert_string_equal(v, "2001:db8::1/128");
+	ratelimit_client_value("192.0.2.7", 64, v, sizeof v);
+	assert_string_equal(v, "192.0.2.7");
+	ratelimit_client_value("::ffff:192.0.2.7", 64, v, sizeof v);
+	assert_string_equal(v, "::ffff:192.0.2.7");
+
+	snprintf(a, sizeof a, "2001:db8:%x:1::1", x);
+	snprintf(b, sizeof b, "2001:db8:%x:1:ffff::2", x);
+	snprintf(c, sizeof c, "2001:db8:%x:1:abcd:1:2:3", x);
+	snprintf(other, sizeof other, "2001:db8:%x:2::1", x);
+	cfg.ratelimit.per_address = 2;
+	assert_success(run((struct reset_request){.client = a}),
+		       RESET_REQUEST_SUCCESSFUL);
+	assert_success(run((struct reset_request){.client = b}),
+		       RESET_REQUEST_SUCCESSFUL);
+	assert_int_equal(run((struct reset_request){.client = c}).err,
+			 PWR_E_RATE_LIMITED);
+	assert_success(run((struct reset_request){.client = other}),
+		       RESET_REQUEST_SUCCESSFUL);
+	cfg.ratelimit.per_address = 100000;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* 0108 is not padded to step1_floor_ms: it must not hold a worker. */
+static void
+test_floor_spares_0108(void **state)
+{
+	char addr[64];
+	struct reset_result r;
+	int64_t t0;
+
+	(void)state;
+	snprintf(addr, sizeof addr, "198.51.100.%d", (run_id + 3) % 250);
+	cfg.ratelimit.per_address = 1;
+	cfg.privacy.step1_floor_ms = 1500;
+	t0 = now_ms();
+	assert_success(run((struct reset_request){.client = addr}),
+		       RESET_REQUEST_SUCCESSFUL);
+	assert_true(now_ms() - t0 >= 1500);
+	t0 = now_ms();
+	r = run((struct reset_request){.client = addr});
+	assert_int_equal(r.err, PWR_E_RATE_LIMITED);
+	assert_true(now_ms() - t0 < 1000);
+	cfg.privacy.step1_floor_ms = 0;
+	cfg.ratelimit.per_address = 100000;
 }
 
 int
@@ -592,6 +800,10 @@ main(void)
 	    cmocka_unit_test(test_identifier_limit),
 	    cmocka_unit_test(test_address_limit),
 	    cmocka_unit_test(test_token_failure_budget),
+	    cmocka_unit_test(test_token_first),
+	    cmocka_unit_test(test_member_limit),
+	    cmocka_unit_test(test_ipv6_prefix),
+	    cmocka_unit_test(test_floor_spares_0108),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	store_close(st);

@@ -402,9 +402,12 @@ refute err 's3cr3t-pw'
 PSQL=$(command -v psql || echo "$PGBIN/psql")
 if "$PSQL" -X -q -v ON_ERROR_STOP=1 "$CONNINFO" >"$DIR/psql.log" 2>&1 <<'SQL'; then
 CREATE TEMP TABLE m AS SELECT id FROM member WHERE username = 'alice';
+-- A member has one live (unused, not invalidated) token at most
+-- (migration 004): the live rows 03 and 04 belong to members of their own.
+INSERT INTO member (username) VALUES ('stats-03'), ('stats-04');
 INSERT INTO reset_token (member_id, token_hash, issued_at, expires_at,
 			 used_at, invalidated_at)
-SELECT m.id, decode(repeat(v.h, 32), 'hex'), now() - v.issued,
+SELECT coalesce(o.id, m.id), decode(repeat(v.h, 32), 'hex'), now() - v.issued,
 	now() - v.issued + v.ttl, v.used, v.inval
 FROM m, (VALUES
 	('01', interval '1 minute', interval '1 hour', NULL::timestamptz, NULL::timestamptz),
@@ -413,7 +416,8 @@ FROM m, (VALUES
 	('04', interval '3 hours', interval '1 hour', NULL, NULL),
 	('05', interval '10 minutes', interval '1 hour', NULL, now()),
 	('06', interval '2 hours', interval '3 hours', NULL, now() - interval '90 minutes')
-) AS v (h, issued, ttl, used, inval);
+) AS v (h, issued, ttl, used, inval)
+LEFT JOIN member o ON o.username = 'stats-' || v.h;
 INSERT INTO mail_outbox (kind, recipient, subject, message, created_at,
 			 next_attempt_at, sent_at, failed_at)
 VALUES

@@ -24,6 +24,26 @@
 	" AND EXISTS (SELECT 1 FROM group_membership g"                        \
 	" WHERE g.member_id = m.id AND g.group_id = $" n "::bigint)"
 
+/*
+ * Write a member's one live token (SPEC §4 "One live token"): rows from
+ * src, replacing the hash of the live row when there is one.  The
+ * conflict target is migration 004's partial unique index.  The hash
+ * of the live row given again writes nothing (one hash, one token).
+ */
+#define UPSERT_TOKEN(src)                                                      \
+	"INSERT INTO reset_token (member_id, token_hash, expires_at) " src     \
+	" ON CONFLICT (member_id) "                                            \
+	"WHERE used_at IS NULL AND invalidated_at IS NULL "                    \
+	"DO UPDATE SET token_hash = EXCLUDED.token_hash, issued_at = now(), "  \
+	"expires_at = EXCLUDED.expires_at "                                    \
+	"WHERE reset_token.token_hash <> EXCLUDED.token_hash "                 \
+	"RETURNING member_id"
+
+/* A token that can still be used: unused, not invalidated, unexpired. */
+#define LIVE                                                                   \
+	" AND t.used_at IS NULL AND t.invalidated_at IS NULL"                  \
+	" AND t.expires_at > now()"
+
 #define GROUP_COLS "id, name, description, coalesce(template_set, '')"
 
 enum reset_stmt {
@@ -37,6 +57,8 @@ enum reset_stmt {
 	STMT_MEMBER_BY_BOTH_IN_GROUP,
 	STMT_MEMBER_BY_TOKEN,
 	STMT_MEMBER_BY_TOKEN_IN_GROUP,
+	STMT_MEMBER_BY_LIVE_TOKEN,
+	STMT_MEMBER_BY_LIVE_TOKEN_IN_GROUP,
 	STMT_ADMIN_BY_TOKEN,
 	STMT_RESET_ISSUE,
 	STMT_RESET_ISSUE_LIMITED,
@@ -88,6 +110,17 @@ static const struct stmt_def stmts[] = {
 				       "JOIN member m ON m.id = t.member_id "
 				       "WHERE t.token_hash = "
 				       "$1::bytea" IN_GROUP("2")},
+    [STMT_MEMBER_BY_LIVE_TOKEN] = {"member_by_live_token", 1,
+				   "SELECT " MEMBER_COLS " FROM reset_token t "
+				   "JOIN member m ON m.id = t.member_id "
+				   "WHERE t.token_hash = $1::bytea" LIVE},
+    [STMT_MEMBER_BY_LIVE_TOKEN_IN_GROUP] = {"member_by_live_token_in_group", 2,
+					    "SELECT " MEMBER_COLS
+					    " FROM reset_token t "
+					    "JOIN member m ON m.id = "
+					    "t.member_id "
+					    "WHERE t.token_hash = "
+					    "$1::bytea" LIVE IN_GROUP("2")},
     /* A disabled admin's token is refused as well. */
     [STMT_ADMIN_BY_TOKEN] = {"admin_by_token", 1,
 			     "SELECT " MEMBER_COLS " FROM admin_token a "
@@ -96,24 +129,20 @@ static const struct stmt_def stmts[] = {
 			     "AND a.revoked_at IS NULL AND m.is_admin "
 			     "AND m.status <> 'disabled'"},
     /*
-     * Step 1 in one statement.  All parts see one snapshot, so `old`
-     * cannot touch the token `tok` inserts.  Two concurrent issues for one
-     * member may both leave their token valid (neither sees the other's
-     * uncommitted row): both went to the member's own mailbox, which is
-     * harmless.
+     * Step 1 in one statement.  The partial unique index of migration 004
+     * allows one live row per member; the upsert replaces that row's hash
+     * and expiry (an expired row not yet marked included), so the old
+     * token is dead in the same statement.  Concurrent issues for one
+     * member serialise on the index entry: the last one's token is the
+     * only valid one.
      */
-    [STMT_RESET_ISSUE] = {"reset_issue", 7,
-			  "WITH old AS ("
-			  "UPDATE reset_token SET invalidated_at = now() "
-			  "WHERE member_id = $1::bigint "
-			  "AND used_at IS NULL AND invalidated_at IS NULL "
-			  "RETURNING id), "
-			  "tok AS ("
-			  "INSERT INTO reset_token "
-			  "(member_id, token_hash, expires_at) "
-			  "VALUES ($1::bigint, $2::bytea, "
-			  "now() + make_interval(secs => $3::int)) "
-			  "RETURNING member_id), "
+    [STMT_RESET_ISSUE] =
+	{"reset_issue", 7,
+	 "WITH tok AS (" UPSERT_TOKEN(
+	     "VALUES ($1::bigint, "
+	     "$2::bytea, now() + "
+	     "make_interval(secs => "
+	     "$3::int))") "), "
 			  "mail AS ("
 			  "INSERT INTO mail_outbox "
 			  "(kind, member_id, recipient, subject, message) "
@@ -137,22 +166,18 @@ static const struct stmt_def stmts[] = {
 	 "ON CONFLICT (key, window_start) DO UPDATE SET hits = r.hits + 1 "
 	 "RETURNING hits), "
 	 "go AS (SELECT 1 FROM hit WHERE hits <= $9::int), "
-	 "old AS ("
-	 "UPDATE reset_token SET invalidated_at = now() "
-	 "WHERE member_id = $1::bigint "
-	 "AND used_at IS NULL AND invalidated_at IS NULL "
-	 "AND EXISTS (SELECT 1 FROM go) RETURNING id), "
-	 "tok AS ("
-	 "INSERT INTO reset_token (member_id, token_hash, expires_at) "
-	 "SELECT $1::bigint, $2::bytea, "
-	 "now() + make_interval(secs => $3::int) FROM go "
-	 "RETURNING member_id), "
-	 "mail AS ("
-	 "INSERT INTO mail_outbox (kind, member_id, recipient, subject, "
-	 "message) "
-	 "SELECT $4::text, member_id, $5::text, $6::text, $7::text FROM tok "
-	 "RETURNING id) "
-	 "SELECT (SELECT hits FROM hit), (SELECT id FROM mail)"},
+	 "tok AS (" UPSERT_TOKEN(
+	     "SELECT $1::bigint, $2::bytea, "
+	     "now() + make_interval(secs => $3::int) "
+	     "FROM go") "), "
+			"mail AS ("
+			"INSERT INTO mail_outbox (kind, member_id, recipient, "
+			"subject, "
+			"message) "
+			"SELECT $4::text, member_id, $5::text, $6::text, "
+			"$7::text FROM tok "
+			"RETURNING id) "
+			"SELECT (SELECT hits FROM hit), (SELECT id FROM mail)"},
     [STMT_TOKEN_VALID] = {"token_valid", 2,
 			  "SELECT 1 FROM reset_token "
 			  "WHERE token_hash = $1::bytea "
@@ -342,6 +367,22 @@ store_member_by_token(struct store *st, const uint8_t hash[STORE_HASH_LEN],
 }
 
 enum store_rc
+store_member_by_live_token(struct store *st, const uint8_t hash[STORE_HASH_LEN],
+			   int64_t group_id, struct store_member *out)
+{
+	struct params p = {0};
+
+	param_hash(&p, hash);
+	if (group_id > 0)
+		param_int(&p, group_id);
+	return store_member_get(st,
+				group_id > 0
+				    ? STMT_MEMBER_BY_LIVE_TOKEN_IN_GROUP
+				    : STMT_MEMBER_BY_LIVE_TOKEN,
+				&p, out);
+}
+
+enum store_rc
 store_admin_by_token(struct store *st, const uint8_t hash[STORE_HASH_LEN],
 		     struct store_member *out)
 {
@@ -386,9 +427,10 @@ store_reset_issue(struct store *st, int64_t member_id,
 	param_text(&p, mail->subject);
 	param_text(&p, mail->message);
 	rc = store_returning_id(st, PART_RESET, STMT_RESET_ISSUE, &p, mail_id);
-	if (rc == STORE_NOT_FOUND) { /* an INSERT … VALUES always returns */
-		store_set_err(st, "reset_issue: no row written");
-		rc = STORE_ERROR;
+	if (rc == STORE_NOT_FOUND) { /* the upsert's guard: same hash */
+		store_set_err(st, "reset_issue: the hash is this member's "
+				  "live token already");
+		rc = STORE_CONFLICT;
 	}
 	return rc;
 }

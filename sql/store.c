@@ -29,7 +29,9 @@
 
 #define STORE_DEFAULT_TIMEOUT_S 5
 #define STORE_MAX_TIMEOUT_S	3600
-#define STORE_HOLD_MS		1000 /* no new connect attempt sooner */
+#define STORE_HOLD_MS		1000  /* no new connect attempt sooner, */
+#define STORE_HOLD_MAX_MS	30000 /* doubling per slow failure up to this */
+#define STORE_SLOW_CONNECT_MS	500   /* a failed attempt this long is slow */
 #define KEEPALIVE_IDLE_S	"10"
 #define KEEPALIVE_INTERVAL_S	"3"
 #define KEEPALIVE_COUNT		"3"
@@ -308,6 +310,7 @@ store_connect(struct store *st)
 	struct params none = {0};
 	PGresult *res = NULL;
 	enum store_rc rc;
+	int64_t started;
 
 	if (st->conn != NULL)
 		return STORE_OK;
@@ -315,6 +318,7 @@ store_connect(struct store *st)
 	 * returns 0503 quickly and the server is not stormed. */
 	if (store_now_ms() < st->hold_until_ms)
 		return STORE_UNAVAILABLE;
+	started = store_now_ms();
 	st->conn = store_dial(st);
 	if (st->conn == NULL)
 		goto fail;
@@ -338,11 +342,24 @@ store_connect(struct store *st)
 			goto fail;
 	}
 	st->hold_until_ms = 0;
+	st->hold_ms = 0;
 	return STORE_OK;
 fail:
 	if (st->conn != NULL)
 		store_drop(st);
-	st->hold_until_ms = store_now_ms() + STORE_HOLD_MS;
+	/* A refused connection costs nothing: try again after a second, so
+	 * a restarted server is used at once.  A slow failure (a database
+	 * that drops packets costs each attempt the whole connect timeout)
+	 * doubles the hold, else the worker would spend most requests
+	 * waiting on it. */
+	if (store_now_ms() - started < STORE_SLOW_CONNECT_MS)
+		st->hold_ms = STORE_HOLD_MS;
+	else if (st->hold_ms >= STORE_HOLD_MAX_MS / 2)
+		st->hold_ms = STORE_HOLD_MAX_MS;
+	else
+		st->hold_ms =
+		    st->hold_ms > 0 ? st->hold_ms * 2 : 2 * STORE_HOLD_MS;
+	st->hold_until_ms = store_now_ms() + st->hold_ms;
 	return STORE_UNAVAILABLE;
 }
 

@@ -134,6 +134,14 @@ enum store_rc store_member_by_token(struct store *st,
 				    const uint8_t hash[STORE_HASH_LEN],
 				    int64_t group_id, struct store_member *out);
 
+/* The member of the reset token with this hash while it can be used
+ * (unused, not invalidated, unexpired); group_id > 0 as above.  One
+ * STORE_NOT_FOUND for every way the token can fail. */
+enum store_rc store_member_by_live_token(struct store *st,
+					 const uint8_t hash[STORE_HASH_LEN],
+					 int64_t group_id,
+					 struct store_member *out);
+
 /* The member behind an admin API token: OK only when the token is not
  * revoked and the member is an admin. */
 enum store_rc store_admin_by_token(struct store *st,

@@ -11,6 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +28,88 @@
 
 /* ---- failures
  * -------------------------------------------------------------------- */
+
+/* Connection attempts that reached the listener behind fd (each one
+ * writes a byte to the pipe), without waiting. */
+static int
+attempts_seen(int fd)
+{
+	static int seen;
+	char buf[64];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		seen += (int)n;
+	return seen;
+}
+
+/* A server that accepts and never answers (a database behind a firewall
+ * that drops packets): each attempt costs the connect timeout, so the
+ * hold between attempts doubles (2 s, 4 s …) instead of staying 1 s. */
+static void
+test_reconnect_backoff(void **state)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof sa;
+	int lfd, pfd[2], flags;
+	pid_t pid;
+	struct store *u;
+	char ci[128];
+
+	(void)state;
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(lfd, 16), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	assert_int_equal(pipe(pfd), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Gone by itself should an assertion skip the kill below. */
+		alarm(15);
+		close(pfd[0]);
+		close(STDOUT_FILENO);
+		close(STDERR_FILENO);
+		for (;;) {
+			int c = accept(lfd, NULL, NULL);
+
+			if (c < 0)
+				_exit(0);
+			/* kept open, never answered */
+			if (write(pfd[1], "a", 1) != 1)
+				_exit(0);
+		}
+	}
+	close(lfd);
+	close(pfd[1]);
+	flags = fcntl(pfd[0], F_GETFL);
+	assert_int_equal(fcntl(pfd[0], F_SETFL, flags | O_NONBLOCK), 0);
+	snprintf(ci, sizeof ci,
+		 "host=127.0.0.1 port=%d dbname=x user=x sslmode=disable",
+		 ntohs(sa.sin_port));
+	u = store_open(ci, 2); /* libpq's shortest connect timeout */
+
+	assert_int_equal(store_connect(u), STORE_UNAVAILABLE); /* slow */
+	assert_int_equal(attempts_seen(pfd[0]), 1);
+	sleep_ms(1200); /* a fixed 1 s hold would be over */
+	assert_int_equal(store_connect(u), STORE_UNAVAILABLE);
+	sleep_ms(100);
+	assert_int_equal(attempts_seen(pfd[0]), 1);
+	sleep_ms(900);
+	assert_int_equal(store_connect(u), STORE_UNAVAILABLE); /* slow */
+	assert_int_equal(attempts_seen(pfd[0]), 2);
+	sleep_ms(3000); /* 3 s into the 4 s hold */
+	assert_int_equal(store_connect(u), STORE_UNAVAILABLE);
+	sleep_ms(100);
+	assert_int_equal(attempts_seen(pfd[0]), 2);
+	store_close(u);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	close(pfd[0]);
+}
 
 /* Nobody listening: UNAVAILABLE at once, then at once again (no retry
  * within a second), and the password never shows. */
@@ -164,6 +251,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_unavailable),
+	    cmocka_unit_test(test_reconnect_backoff),
 	    cmocka_unit_test(test_reconnect_idle),
 	    cmocka_unit_test(test_reconnect_busy),
 	    cmocka_unit_test(test_timeout),

@@ -339,8 +339,9 @@ test_purge(void **state)
 	hash_of(k, 80);
 	assert_int_equal(store_ratelimit_hit(st, k, 3600, 1, &hits), STORE_OK);
 	sql("INSERT INTO reset_token (member_id, token_hash, issued_at, "
-	    "expires_at) SELECT id, sha256('old1'::bytea), "
-	    "now() - interval '3 days', now() - interval '2 days' "
+	    "expires_at, invalidated_at) SELECT id, sha256('old1'::bytea), "
+	    "now() - interval '3 days', now() - interval '2 days', "
+	    "now() - interval '2 days' "
 	    "FROM member WHERE username = 'bob'");
 	sql("INSERT INTO reset_token (member_id, token_hash, expires_at, "
 	    "used_at) SELECT id, sha256('old2'::bytea), "

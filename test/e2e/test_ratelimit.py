@@ -1,6 +1,6 @@
 """Rate limits (SPEC §8 [ratelimit], error 0108): per identifier at step 1
 (silently: request-successful, nothing sent), per client address (0108,
-HTTP 429, Retry-After) and for wrong tokens per address.  The stack's
+HTTP 429, Retry-After), per member, and for wrong tokens per address.  The stack's
 defaults are generous; each test lowers one limit."""
 
 from pwr import (MEMBERS, add_member, assert_error, assert_ok, count,
@@ -47,7 +47,24 @@ def test_wrong_tokens_are_limited(stack, restart):
                                           "token": "%032d" % i}), "102A")
     assert_error(stack.post(MEMBERS, {"member-username": "alice",
                                       "token": "x" * 32}), "0108", 429)
+    # A valid token is never refused by this budget (SPEC §8): over it,
+    # only a token that fails answers 0108.
+    assert_ok(stack.post(MEMBERS, {"member-username": "alice",
+                                   "token": token}), "pending")
+    assert_error(stack.post(MEMBERS, {"member-username": "nobody",
+                                      "key": "y" * 32}), "0108", 429)
     # Step 1 is not a token guess.
     assert_ok(stack.post(MEMBERS, {"member-username": "nobody"}),
               "request-successful")
-    del token
+
+
+def test_identifiers_of_one_member_share_its_budget(stack, restart):
+    # Username, email and both are three identifiers but one member: with
+    # per_identifier = 1, one mail (SPEC §8 "Limits, precisely").
+    restart({("ratelimit", "per_identifier"): "1"})
+    add_member(stack, "alice", email=ALICE)
+    for form in ({"member-username": "alice"}, {"email": ALICE},
+                 {"member-username": "alice", "email": ALICE},
+                 {"email": ALICE.upper()}):
+        assert_ok(stack.post(MEMBERS, form), "request-successful")
+    assert count(stack, "mail_outbox") == 1
