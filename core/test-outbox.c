@@ -216,9 +216,11 @@ test_refused(void **state)
 	t[len - 4] = '\0';
 	assert_null(outbox_open(k, t, KIND, RCPT));
 	free(t);
-	len = strlen(s) + 8;
-	t = malloc(len + 1);
-	snprintf(t, len + 1, "%sAAAAAAAA", s);
+	len = strlen(s);
+	t = malloc(len + 8 + 1);
+	assert_non_null(t);
+	memcpy(t, s, len);
+	memcpy(t + len, "AAAAAAAA", 8 + 1);
 	assert_null(outbox_open(k, t, KIND, RCPT));
 	free(t);
 	assert_null(outbox_open(k, s + 3, KIND, RCPT));
