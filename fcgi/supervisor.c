@@ -331,7 +331,8 @@ start_due(struct sup *s, struct timespec t)
 			slot_start(s, &s->slots[i]);
 }
 
-/* Old children leave one at a time: SIGTERM, then SIGKILL when late. */
+/* Old children leave one at a time: SIGUSR2 (finish what was accepted,
+ * see worker.c), then SIGKILL when late. */
 static void
 retire_step(struct sup *s, struct timespec t)
 {
@@ -355,7 +356,7 @@ retire_step(struct sup *s, struct timespec t)
 	if (s->nold > 0) {
 		s->old[0].signalled = true;
 		s->old[0].kill_at = ts_add_ms(t, timeout_ms);
-		kill(s->old[0].pid, SIGTERM);
+		kill(s->old[0].pid, SIGUSR2);
 	}
 }
 

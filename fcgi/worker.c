@@ -22,6 +22,11 @@
  * parameters nothing has been done for it yet, so SIGTERM is let in there
  * (without SA_RESTART): a silent client cannot delay a stop either.  A
  * kept-open connection (FCGI_KEEP_CONN) idle for io_timeout is closed.
+ *
+ * A reload retires the old children with SIGUSR2, not SIGTERM: it is let
+ * in only where the worker waits, never while libfcgi reads a request the
+ * worker has accepted, so a reload cannot drop a request that was on its
+ * way (a stalled one is bounded by io_timeout, then by shutdown_timeout).
  */
 #include <errno.h>
 #include <fcgiapp.h>
@@ -127,6 +132,7 @@ child_signals(bool block_stop, sigset_t *waitmask)
 	sa.sa_flags = block_stop ? 0 : SA_RESTART;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL); /* retired by a reload */
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -134,6 +140,7 @@ child_signals(bool block_stop, sigset_t *waitmask)
 	sigprocmask(SIG_SETMASK, NULL, waitmask);
 	sigdelset(waitmask, SIGTERM);
 	sigdelset(waitmask, SIGINT);
+	sigdelset(waitmask, SIGUSR2);
 	sigdelset(waitmask, SIGCHLD);
 	sigdelset(waitmask, SIGALRM);
 	sigdelset(waitmask, SIGHUP);
@@ -141,6 +148,7 @@ child_signals(bool block_stop, sigset_t *waitmask)
 		sigset_t mask = *waitmask;
 		sigaddset(&mask, SIGTERM);
 		sigaddset(&mask, SIGINT);
+		sigaddset(&mask, SIGUSR2);
 		sigprocmask(SIG_SETMASK, &mask, NULL);
 	} else {
 		sigprocmask(SIG_SETMASK, waitmask, NULL);
@@ -400,12 +408,15 @@ worker_run(const struct worker_conf *wc, int listen_fd,
 	struct app *app = NULL;
 	bool req_ok = false;
 	FCGX_Request req;
-	sigset_t waitmask, blocked;
+	sigset_t waitmask, readmask, blocked;
 	const struct timespec trim_idle = {.tv_sec = WORKER_TRIM_IDLE_S};
 	bool trim_due = false;
 	int served = 0, rc = 1;
 
 	child_signals(true, &waitmask);
+	/* Reading an accepted request: a stop, but not a retirement. */
+	readmask = waitmask;
+	sigaddset(&readmask, SIGUSR2);
 	if (app_open(&wc->app, &app) != 0)
 		goto out;
 	app_set_counters(app, counters);
@@ -472,7 +483,7 @@ worker_run(const struct worker_conf *wc, int listen_fd,
 			 * BEGIN_REQUEST record then sets the real value. */
 			req.keepConnection = 1;
 		}
-		sigprocmask(SIG_SETMASK, &waitmask, &blocked);
+		sigprocmask(SIG_SETMASK, &readmask, &blocked);
 		a = FCGX_Accept_r(&req);
 		sigprocmask(SIG_SETMASK, &blocked, NULL);
 		if (a == -EBADF || a == -EAGAIN || a == -EWOULDBLOCK ||
