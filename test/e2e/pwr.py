@@ -183,10 +183,23 @@ def member_row(stack, username):
 SETTLE = 0.2
 
 
-def count(stack, table, where="true", params=None):
+def count(stack, table, where="true", params=None, at_least=0,
+          timeout=15.0):
+    """Rows of table matching where, taken SETTLE after the last answer.
+    at_least: a count the caller expects to reach — wait for it (a busy
+    machine can take longer than SETTLE to make step 1's write), then take
+    the count once more after SETTLE, so that a row too many is seen."""
+    def now():
+        return stack.sql("SELECT count(*) FROM %s WHERE %s" % (table, where),
+                         params)[0][0]
+
+    deadline = time.monotonic() + timeout
     time.sleep(SETTLE)
-    return stack.sql("SELECT count(*) FROM %s WHERE %s" % (table, where),
-                     params)[0][0]
+    while now() < at_least and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if at_least:
+        time.sleep(SETTLE)
+    return now()
 
 
 def assert_nothing_written(stack):

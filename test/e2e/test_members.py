@@ -49,7 +49,7 @@ def _step1_mail(stack, member_id, form):
     # The token works: step 2 without a password answers pending.
     assert_ok(stack.post(MEMBERS, {"token": token,
                                    "member-username": "alice"}), "pending")
-    assert count(stack, "reset_token") == 1
+    assert count(stack, "reset_token", at_least=1) == 1
     return token
 
 
@@ -90,7 +90,7 @@ def test_unknown_member_answers_like_a_known_one(stack, alice):
         assert count(stack, "mail_outbox") == 0
         assert count(stack, "reset_token") == 0
         r_known = stack.post(MEMBERS, known)
-        assert count(stack, "mail_outbox") == 1
+        assert count(stack, "mail_outbox", at_least=1) == 1
         assert strip(r_unknown) == strip(r_known)
         assert_ok(r_unknown, "request-successful")
 
@@ -323,7 +323,7 @@ def test_unknown_token_alone(stack, alice, admin):
                      "102A")
         assert_error(stack.post(MEMBERS, {"token": bad},
                                 headers=bearer(admin)), "100E")
-    assert count(stack, "mail_outbox") == 1
+    assert count(stack, "mail_outbox", at_least=1) == 1
     assert not check_password(stack, "alice", GOOD_PW)
 
 

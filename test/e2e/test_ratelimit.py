@@ -15,7 +15,7 @@ def test_per_identifier_limit_is_silent(stack, restart):
     for _ in range(4):
         assert_ok(stack.post(MEMBERS, {"member-username": "alice"}),
                   "request-successful")
-    assert count(stack, "mail_outbox") == 2
+    assert count(stack, "mail_outbox", at_least=2) == 2
     # Counted for unknown identifiers too, with the same answer.
     for _ in range(4):
         assert_ok(stack.post(MEMBERS, {"member-username": "nobody"}),
@@ -24,7 +24,7 @@ def test_per_identifier_limit_is_silent(stack, restart):
     add_member(stack, "bob")
     assert_ok(stack.post(MEMBERS, {"member-username": "bob"}),
               "request-successful")
-    assert count(stack, "mail_outbox") == 3
+    assert count(stack, "mail_outbox", at_least=3) == 3
 
 
 def test_per_address_limit(stack, restart):
@@ -67,4 +67,4 @@ def test_identifiers_of_one_member_share_its_budget(stack, restart):
                  {"member-username": "alice", "email": ALICE},
                  {"email": ALICE.upper()}):
         assert_ok(stack.post(MEMBERS, form), "request-successful")
-    assert count(stack, "mail_outbox") == 1
+    assert count(stack, "mail_outbox", at_least=1) == 1
