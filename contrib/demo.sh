@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh — pwreset running on http://127.0.0.1:8080 in one command:
 #
-#   sudo contrib/demo.sh
+#   contrib/demo.sh          (as root)
 #
 # Installs what is missing (contrib/deps.sh), builds (meson, build/), and
 # starts the whole stack in ./.stack with test/stack.py: a throwaway
@@ -18,7 +18,7 @@ STACK=./.stack
 BUILD=${PWRESET_DEMO_BUILD:-build}
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "demo.sh: run as root (sudo contrib/demo.sh): it installs packages" \
+	echo "demo.sh: run as root: it installs packages" \
 		"and runs PostgreSQL as the postgres user" >&2
 	exit 1
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh — pwreset's benchmarks: one command, one table (see README.md).
 #
-#   sudo test/bench/run.sh [bench.py options]
+#   test/bench/run.sh [bench.py options]     (as root)
 #
 # Installs what is missing (contrib/deps.sh, plus wrk), builds pwreset in
 # release mode (PWRESET_BUILD, default build-bench/) and the helpers
