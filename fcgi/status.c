@@ -157,17 +157,8 @@ static void
 answer(struct buf *out, int status, const char *ctype, const struct buf *body,
        bool head)
 {
-	buf_adds(out, "Status: ");
-	buf_addu(out, (unsigned)status);
-	buf_adds(out, " ");
-	buf_adds(out, response_reason(status));
-	buf_adds(out, "\r\nContent-Type: ");
-	buf_adds(out, ctype);
-	buf_adds(out, "\r\nContent-Length: ");
-	buf_addu(out, body->len);
-	buf_adds(out, "\r\nCache-Control: no-store"
-		      "\r\nX-Content-Type-Options: nosniff\r\n");
-	buf_adds(out, "\r\n");
+	/* The headers every answer carries (SPEC §2), written once. */
+	response_headers(out, status, ctype, body->len, 0, NULL);
 	if (!head)
 		buf_add(out, body->p, body->len);
 }

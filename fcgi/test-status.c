@@ -76,6 +76,7 @@ test_ping(void **state)
 			       "Content-Length: 5\r\n"
 			       "Cache-Control: no-store\r\n"
 			       "X-Content-Type-Options: nosniff\r\n"
+			       "Referrer-Policy: no-referrer\r\n"
 			       "\r\n"
 			       "pong\n");
 	free(s);
