@@ -81,7 +81,7 @@ struct store {
 	bool schema_told;	/* store_schema_old_first() said true */
 	int schema_applied;	/* the newest applied, when not current */
 	int64_t schema_next_ms; /* no new read before (0: at once) */
-	int64_t hold_ms;       /* the last hold; 0 after a success */
+	int64_t hold_ms;	/* the last hold; 0 after a success */
 	char target[256];
 	char errmsg[512];
 };
