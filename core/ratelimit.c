@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -75,7 +76,13 @@ ratelimit_key(struct ratelimit *rl, struct store *st, enum ratelimit_kind kind,
 		    RATELIMIT_UNDER)
 			return r;
 		rl->loaded = true;
+		/* The address counter is hit by every request: each process
+		 * adds to a sub-row of its own (workers of one host differ
+		 * in pid), so workers do not queue on one row lock; the
+		 * other counters must be exact and stay in shard 0. */
+		rl->shard = 1 + (int)(getpid() % (STORE_COUNTER_SHARDS - 1));
 	}
+	out->shard = kind == RATELIMIT_ADDRESS ? rl->shard : 0;
 	if (vl > RATELIMIT_VALUE_MAX)
 		vl = RATELIMIT_VALUE_MAX;
 	memcpy(buf, prefix, kl);
@@ -93,9 +100,10 @@ ratelimit_check(struct store *st, const struct ratelimit_key *key, int window_s,
 	int64_t count = 0;
 	enum ratelimit_rc r;
 
-	r = from_store(
-	    st, store_ratelimit_hit(st, key->b, window_s, weight, &count),
-	    "rate limit");
+	r = from_store(st,
+		       store_ratelimit_hit(st, key->b, key->shard, window_s,
+					   weight, &count),
+		       "rate limit");
 	if (r != RATELIMIT_UNDER)
 		return r;
 	return count > limit ? RATELIMIT_OVER : RATELIMIT_UNDER;
@@ -115,15 +123,6 @@ ratelimit_check_value(struct ratelimit *rl, struct store *st,
 	if (key_out != NULL)
 		*key_out = k;
 	return r;
-}
-
-enum ratelimit_rc
-ratelimit_count(struct store *st, const struct ratelimit_key *key, int window_s)
-{
-	int64_t n = 0;
-
-	return from_store(st, store_ratelimit_hit(st, key->b, window_s, 1, &n),
-			  "rate limit");
 }
 
 void

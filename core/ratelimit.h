@@ -28,6 +28,7 @@ struct store;
 /* Process-lifetime cache of the database's secret; zero it to start. */
 struct ratelimit {
 	bool loaded;
+	int shard; /* this process's sub-row of the address counters */
 	unsigned char secret[RATELIMIT_SECRET_LEN];
 };
 
@@ -43,8 +44,8 @@ enum ratelimit_kind {
 /*
  * The outcome of a call.  UNDER and OVER are the two answers of a check;
  * the others are failures, kept apart because the answer differs (0503
- * against 0500).  ratelimit_key() and ratelimit_count() give
- * RATELIMIT_UNDER on success and never RATELIMIT_OVER.
+ * against 0500).  ratelimit_key() gives RATELIMIT_UNDER on success and
+ * never RATELIMIT_OVER.
  */
 enum ratelimit_rc {
 	RATELIMIT_UNDER,       /* within the budget (or: done) */
@@ -56,6 +57,7 @@ enum ratelimit_rc {
 
 struct ratelimit_key {
 	uint8_t b[RATELIMIT_KEY_LEN];
+	int shard; /* the counter's sub-row this process adds to */
 };
 
 /* The counter key of value (NUL-terminated; cut at a fixed length). */
@@ -77,11 +79,6 @@ enum ratelimit_rc ratelimit_check_value(struct ratelimit *rl, struct store *st,
 					const char *value, int window_s,
 					int weight, int limit,
 					struct ratelimit_key *key_out);
-
-/* Count one hit against key, whatever the count becomes. */
-enum ratelimit_rc ratelimit_count(struct store *st,
-				  const struct ratelimit_key *key,
-				  int window_s);
 
 #define RATELIMIT_CLIENT_MAX 64 /* bytes of ratelimit_client_value()'s out */
 

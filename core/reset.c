@@ -37,12 +37,16 @@ struct ctx {
 	struct store_group group;
 	struct store_member member;
 	struct ratelimit_key idkey; /* step 1: the identifier's key */
+	/* Step 1 without an admin token counts the client address in its
+	 * lookup statement: until then the hit is pending. */
+	bool addr_pending;
+	struct ratelimit_key addrkey;
+	bool id_over; /* step 1: the identifier's budget is spent */
 };
 
-/* Step 1's write, handed back by reset_handle() (see reset.h). */
+/* Step 1's write, handed back by reset_handle() (see reset.h): issue a
+ * token to a known, allowed member within the member's budget. */
 struct reset_deferred {
-	bool issue; /* else only count the identifier */
-	struct ratelimit_key idkey;
 	struct store_member member;
 	bool on_group;
 	struct store_group group;
@@ -283,9 +287,10 @@ seal(struct ctx *c, struct store_mail *mail, const char *text, char **sealed)
 	return true;
 }
 
-/* Rule 8: invalidate older tokens, issue one, queue the email. */
+/* Rule 8 within the member's budget (key): invalidate older tokens,
+ * issue one, queue the email. */
 static void
-step1_issue(struct ctx *c)
+step1_issue(struct ctx *c, const struct ratelimit_key *key)
 {
 	const struct config *cfg = c->env->cfg;
 	char token[TOKEN_LEN + 1];
@@ -310,14 +315,14 @@ step1_issue(struct ctx *c)
 	if (!seal(c, &mail, msg.text, &sealed))
 		goto out;
 	rc = store_reset_issue_limited(
-	    c->env->store, c->idkey.b, cfg->ratelimit.window,
+	    c->env->store, key->b, cfg->ratelimit.window,
 	    cfg->ratelimit.per_identifier, c->member.id, h,
 	    cfg->service.token_ttl, &mail, &hits, &mail_id);
 	if (store_failed(c, rc, "reset issue"))
 		goto out;
 	if (mail_id == 0)
-		log_info("member %" PRId64 ": step 1 over the identifier "
-			 "limit, nothing sent",
+		log_info("member %" PRId64 ": step 1 over the member limit, "
+			 "nothing sent",
 			 c->member.id);
 	else
 		log_debug("member %" PRId64
@@ -520,17 +525,14 @@ pad_to_floor(const struct timespec *start, int floor_ms)
 		;
 }
 
-/* Hand step 1's one write back for reset_finish(): issue (a known,
- * allowed member) or only count the identifier. */
+/* Hand step 1's write back for reset_finish(). */
 static void
-defer(struct ctx *c, bool issue)
+defer(struct ctx *c)
 {
 	struct reset_deferred *d = calloc(1, sizeof *d);
 
 	if (d == NULL)
 		abort(); /* as everywhere: no untested half-way branch */
-	d->issue = issue;
-	d->idkey = c->idkey;
 	d->member = c->member;
 	d->on_group = c->on_group;
 	d->group = c->group;
@@ -544,54 +546,68 @@ reset_finish(struct reset_env *env, struct reset_deferred **dp)
 	struct reset_deferred *d = *dp;
 	struct reset_result res = {0};
 	struct ctx c = {.env = env, .res = &res};
+	struct ratelimit_key mk;
+	char who[24];
 
 	if (d == NULL)
 		return;
 	*dp = NULL;
 	/* The per-member budget: username, email or both name one member,
-	 * so they share its count.  Written here, after the answer, so the
-	 * request path stays the same for known and unknown identifiers. */
-	if (d->member.id > 0) {
-		char who[24];
-		struct ratelimit_key mk;
-		enum ratelimit_rc r;
-
-		snprintf(who, sizeof who, "%" PRId64, d->member.id);
-		r = ratelimit_key(&env->rl, env->store, RATELIMIT_MEMBER, who,
-				  &mk);
-		if (r == RATELIMIT_UNDER)
-			r = ratelimit_check(env->store, &mk,
-					    env->cfg->ratelimit.window, 1,
-					    env->cfg->ratelimit.per_identifier);
-		if (r != RATELIMIT_UNDER && d->issue) {
-			if (r == RATELIMIT_OVER)
-				log_info("member %" PRId64
-					 ": step 1 over the member limit, "
-					 "nothing sent",
-					 d->member.id);
-			d->issue = false; /* only count the identifier */
-		}
-	}
-	if (d->issue) {
+	 * so they share its count, kept in the statement that issues (one
+	 * row, so concurrent requests cannot overshoot it). */
+	snprintf(who, sizeof who, "%" PRId64, d->member.id);
+	if (!ratelimit_failed(&c, ratelimit_key(&env->rl, env->store,
+						RATELIMIT_MEMBER, who, &mk))) {
 		c.member = d->member;
 		c.on_group = d->on_group;
 		c.group = d->group;
 		c.admin_caller = d->by_admin;
 		c.caller.id = -1;
-		c.idkey = d->idkey;
-		step1_issue(&c);
-	} else {
-		(void)ratelimit_failed(
-		    &c, ratelimit_count(env->store, &d->idkey,
-					env->cfg->ratelimit.window));
+		step1_issue(&c, &mk);
 	}
 	if (res.err != PWR_OK)
 		log_warn("step 1: the answer went out but the deferred write "
 			 "failed (%s); the member may ask again",
 			 pwr_err_id(res.err));
+	explicit_bzero(&mk, sizeof mk);
 	explicit_bzero(&c, sizeof c);
 	explicit_bzero(d, sizeof *d);
 	free(d);
+}
+
+/*
+ * Step 1's lookup (rule 4), one statement that also counts the identifier
+ * and, when pending, the client address.  A username outside
+ * [A-Za-z0-9_.-] names no member: the database's Unicode lower() would
+ * otherwise fold some onto one ('ALİCE' → 'alice', KELVIN SIGN → 'k'),
+ * and each such spelling would be a fresh per-identifier budget (the
+ * limit key folds ASCII only).  Emails are ASCII already (rule 3).
+ * false (answer set) when the request stops here.
+ */
+static bool
+step1_lookup(struct ctx *c, enum store_rc *rc)
+{
+	const struct reset_request *req = c->req;
+	const struct config *cfg = c->env->cfg;
+	bool names = req->username == NULL || validate_username(req->username);
+	struct store_step1_counts n;
+	bool addr = c->addr_pending;
+
+	c->addr_pending = false; /* counted or failed: not again */
+	*rc = store_step1_lookup(
+	    c->env->store, addr ? c->addrkey.b : NULL, c->addrkey.shard,
+	    c->idkey.b, cfg->ratelimit.window, names ? req->username : NULL,
+	    names ? req->email : NULL, c->on_group ? c->group.id : 0, &n,
+	    &c->member);
+	if (store_failed(c, *rc, "member lookup"))
+		return false;
+	if (addr && n.address > cfg->ratelimit.per_address) {
+		fail(c, PWR_E_RATE_LIMITED);
+		c->res->retry_after = cfg->ratelimit.window;
+		return false;
+	}
+	c->id_over = n.identifier > cfg->ratelimit.per_identifier;
+	return true;
 }
 
 /* Rules 2–12 once the caller and the group are known. */
@@ -623,9 +639,9 @@ decide(struct ctx *c, const char *secret, bool via_key)
 		token_first(c, secret, via_key);
 		return;
 	}
-	/* Step 1 is limited per normalised identifier.  The hit is counted
-	 * after the lookup by exactly one write, whatever the lookup found,
-	 * so known and unknown identifiers do the same database work. */
+	/* Step 1 is limited per normalised identifier, counted by the
+	 * lookup's statement whatever it finds, so known and unknown
+	 * identifiers do the same database work before the answer. */
 	if (step1) {
 		char ident[IDENT_MAX];
 
@@ -633,16 +649,11 @@ decide(struct ctx *c, const char *secret, bool via_key)
 		if (ratelimit_failed(c,
 				     ratelimit_key(&c->env->rl, c->env->store,
 						   RATELIMIT_IDENTIFIER, ident,
-						   &c->idkey)))
+						   &c->idkey)) ||
+		    !step1_lookup(c, &rc))
 			return;
-	}
-	/* Rule 4.  A username outside [A-Za-z0-9_.-] names no member: the
-	 * database's Unicode lower() would otherwise fold some onto one
-	 * ('ALİCE' → 'alice', KELVIN SIGN → 'k'), and each such spelling
-	 * would be a fresh per-identifier budget (the limit key folds ASCII
-	 * only).  Emails are ASCII already (rule 3). */
-	if (req->username != NULL && !validate_username(req->username)) {
-		rc = STORE_NOT_FOUND;
+	} else if (req->username != NULL && !validate_username(req->username)) {
+		rc = STORE_NOT_FOUND; /* see step1_lookup() */
 	} else if (req->email != NULL || req->username != NULL) {
 		rc = store_member_find(c->env->store, req->username, req->email,
 				       gid, &c->member);
@@ -656,8 +667,6 @@ decide(struct ctx *c, const char *secret, bool via_key)
 	if (store_failed(c, rc, "member lookup"))
 		return;
 	if (rc == STORE_NOT_FOUND) {
-		if (step1)
-			defer(c, false);
 		if (c->admin_caller)
 			fail(c, PWR_E_MEMBER_UNKNOWN);
 		else
@@ -666,18 +675,39 @@ decide(struct ctx *c, const char *secret, bool via_key)
 	}
 	/* Rules 5–7 */
 	if (account_refused(c, step1)) {
-		if (step1)
-			defer(c, false);
 		if (hide)
 			answer(c, RESET_REQUEST_SUCCESSFUL);
 		return;
 	}
 	/* Rule 8 (after the answer, see reset_finish()), or rules 9–12 */
 	if (step1) {
-		defer(c, true);
+		if (c->id_over)
+			log_info("member %" PRId64 ": step 1 over the "
+				 "identifier limit, nothing sent",
+				 c->member.id);
+		else
+			defer(c);
 		answer(c, RESET_REQUEST_SUCCESSFUL);
 	} else {
 		step2(c, secret, via_key);
+	}
+}
+
+/* A step 1 answered before its lookup (no identifier, a bad email, an
+ * unknown group) counts the client address alone; over the budget, or
+ * failing, that answer replaces the one decided. */
+static void
+address_alone(struct ctx *c)
+{
+	const struct config *cfg = c->env->cfg;
+	enum ratelimit_rc r =
+	    ratelimit_check(c->env->store, &c->addrkey, cfg->ratelimit.window,
+			    1, cfg->ratelimit.per_address);
+
+	c->addr_pending = false;
+	if (r != RATELIMIT_UNDER) {
+		memset(c->res, 0, sizeof *c->res);
+		(void)ratelimit_stops(c, r);
 	}
 }
 
@@ -699,17 +729,31 @@ reset_handle(struct reset_env *env, const struct reset_request *req,
 				       env->cfg->ratelimit.ipv6_prefix, client,
 				       sizeof client);
 
-	if (req->client != NULL &&
-	    ratelimit_stops(&c, ratelimit_check_value(
-				    &env->rl, env->store, RATELIMIT_ADDRESS,
-				    client, env->cfg->ratelimit.window, 1,
-				    env->cfg->ratelimit.per_address, NULL)))
+	/* Every request is counted per client address, first.  Step 1
+	 * without an admin token counts it in its lookup statement (one
+	 * round trip instead of two); if it answers before the lookup, the
+	 * address is counted alone below. */
+	if (req->client != NULL && secret == NULL && req->bearer == NULL) {
+		if (ratelimit_failed(&c, ratelimit_key(&env->rl, env->store,
+						       RATELIMIT_ADDRESS,
+						       client, &c.addrkey)))
+			goto out;
+		c.addr_pending = true;
+	} else if (req->client != NULL &&
+		   ratelimit_stops(
+		       &c, ratelimit_check_value(
+			       &env->rl, env->store, RATELIMIT_ADDRESS, client,
+			       env->cfg->ratelimit.window, 1,
+			       env->cfg->ratelimit.per_address, NULL))) {
 		goto out;
+	}
 	if (!resolve_caller(&c))
 		goto out;
 	if (req->route == RESET_ROUTE_GROUP && !resolve_group(&c))
 		goto out;
 	decide(&c, secret, via_key);
+	if (c.addr_pending)
+		address_alone(&c);
 	/* Wrong tokens have a budget of their own per client address, so
 	 * guessing is throttled without ever locking the member out: only a
 	 * request whose token failed is counted, and refused (0108 instead

@@ -13,16 +13,18 @@
 enum limits_stmt { STMT_RATELIMIT_HIT, STMT_SECRET, LIMITS_STMT__MAX };
 
 static const struct stmt_def stmts[] = {
-    [STMT_RATELIMIT_HIT] = {"ratelimit_hit", 3,
-			    "INSERT INTO rate_limit AS r "
-			    "(key, window_start, window_end, hits) "
-			    "SELECT $1::bytea, w, "
-			    "w + make_interval(secs => $2::int), $3::int "
-			    "FROM to_timestamp(floor(extract(epoch FROM "
-			    "now()) / $2::int) * $2::int) AS w "
-			    "ON CONFLICT (key, window_start) "
-			    "DO UPDATE SET hits = r.hits + EXCLUDED.hits "
-			    "RETURNING hits"},
+    /* The count is this shard's row plus the others' as this statement
+     * sees them: a sharded counter may overshoot by the hits of workers
+     * counting at the same instant (not shard 0's, which is one row). */
+    [STMT_RATELIMIT_HIT] = {"ratelimit_hit", 4,
+			    "WITH " COUNTER_WINDOW(
+				"2") ", "
+				     "hit AS (" COUNTER_HIT(
+					 "$1::bytea", "$4::int", "$3::int", "2")
+					 COUNTER_UPSERT
+			    ") "
+			    "SELECT (SELECT hits FROM hit) + " COUNTER_OTHERS(
+				"$1::bytea", "$4::int") ", " ASYNC_COMMIT},
     /* Get or make: migration 002 makes "ratelimit", but a secret lost
      * (restored dump, truncated table) is made again rather than failing
      * every request. */
@@ -43,22 +45,24 @@ const struct store_part store_part_limits = {PART_LIMITS, stmts,
 
 enum store_rc
 store_ratelimit_hit(struct store *st, const uint8_t key[STORE_HASH_LEN],
-		    int window_s, int weight, int64_t *count)
+		    int shard, int window_s, int weight, int64_t *count)
 {
 	struct params p = {0};
 	PGresult *res;
 	enum store_rc rc;
 
 	*count = 0;
-	if (window_s <= 0 || weight < 0) {
+	if (window_s <= 0 || weight < 0 || shard < 0 ||
+	    shard >= STORE_COUNTER_SHARDS) {
 		store_set_err(st,
 			      "store_ratelimit_hit: window must be positive, "
-			      "weight not negative");
+			      "weight not negative, shard in range");
 		return STORE_ERROR;
 	}
 	param_hash(&p, key);
 	param_int(&p, window_s);
 	param_int(&p, weight);
+	param_int(&p, shard);
 	rc = store_one(st, PART_LIMITS, STMT_RATELIMIT_HIT, &p, &res);
 	if (rc == STORE_OK && !get_int64(res, 0, 0, count))
 		rc = store_bad_value(st, PART_LIMITS, STMT_RATELIMIT_HIT);

@@ -46,6 +46,30 @@
 
 #define GROUP_COLS "id, name, description, coalesce(template_set, '')"
 
+/*
+ * Step 1 before its answer (store_step1_lookup()): the address hit ($1,
+ * in shard $2; none when $1 is NULL), the identifier hit ($3, shard 0),
+ * windows of $4 seconds, and the member lookup, one row whatever it
+ * finds.  Known and unknown identifiers run the same statement with the
+ * same writes, so the answer cannot tell them apart by its cost.
+ */
+#define STEP1_LOOKUP(match)                                                    \
+	"WITH " COUNTER_WINDOW(                                                \
+	    "4") ", "                                                          \
+		 "addr AS (" COUNTER_HIT(                                      \
+		     "$1::bytea", "$2::int", "1",                              \
+		     "4") "WHERE $1::bytea IS NOT NULL " COUNTER_UPSERT "), "  \
+			  "idh AS (" COUNTER_HIT("$3::bytea", "0", "1", "4")   \
+			      COUNTER_UPSERT                                   \
+	    ") SELECT (SELECT hits FROM addr) + " COUNTER_OTHERS(              \
+		"$1::bytea",                                                   \
+		"$2::int") ", (SELECT hits FROM idh), " ASYNC_COMMIT           \
+			   ", " MEMBER_COLS " FROM (SELECT 1) AS one LEFT "    \
+					    "JOIN member m ON " match
+#define STEP1_COLS     3 /* the counts and ASYNC_COMMIT before MEMBER_COLS */
+#define BY_USERNAME(n) "lower(m.username) = lower($" n "::text)"
+#define BY_EMAIL(n)    "lower(m.email) = lower($" n "::text)"
+
 enum reset_stmt {
 	STMT_GROUP_BY_ID,
 	STMT_GROUP_BY_NAME,
@@ -62,6 +86,12 @@ enum reset_stmt {
 	STMT_ADMIN_BY_TOKEN,
 	STMT_RESET_ISSUE,
 	STMT_RESET_ISSUE_LIMITED,
+	STMT_STEP1_BY_USERNAME,
+	STMT_STEP1_BY_USERNAME_IN_GROUP,
+	STMT_STEP1_BY_EMAIL,
+	STMT_STEP1_BY_EMAIL_IN_GROUP,
+	STMT_STEP1_BY_BOTH,
+	STMT_STEP1_BY_BOTH_IN_GROUP,
 	STMT_TOKEN_VALID,
 	STMT_RESET_COMPLETE,
 	RESET_STMT__MAX
@@ -150,34 +180,47 @@ static const struct stmt_def stmts[] = {
 			  "$7::text FROM tok RETURNING id) "
 			  "SELECT id FROM mail"},
     /*
-     * Step 1 with the per-identifier limit in the same statement: the hit
+     * Step 1's write after the answer, under the member's budget: the hit
      * is counted first, and the token and mail are written only while the
-     * count is within $9.  An unknown identifier runs STMT_RATELIMIT_HIT
-     * instead: one round trip and one commit either way, so known and
-     * unknown identifiers cost the same (SPEC §7, uniform step 1).
+     * count is within $9.  Of concurrent step 1s for one member, exactly
+     * the first $9 to count write (shard 0 is one row).
      */
     [STMT_RESET_ISSUE_LIMITED] =
 	{"reset_issue_limited", 10,
-	 "WITH hit AS ("
-	 "INSERT INTO rate_limit AS r (key, window_start, window_end, hits) "
-	 "SELECT $8::bytea, w, w + make_interval(secs => $10::int), 1 "
-	 "FROM to_timestamp(floor(extract(epoch FROM now()) / $10::int) "
-	 "* $10::int) AS w "
-	 "ON CONFLICT (key, window_start) DO UPDATE SET hits = r.hits + 1 "
-	 "RETURNING hits), "
+	 "WITH " COUNTER_WINDOW("10") ", "
+				      "hit AS (" COUNTER_HIT("$8::bytea", "0",
+							     "1", "10")
+					  COUNTER_UPSERT
+	 "), "
 	 "go AS (SELECT 1 FROM hit WHERE hits <= $9::int), "
 	 "tok AS (" UPSERT_TOKEN(
 	     "SELECT $1::bigint, $2::bytea, "
 	     "now() + make_interval(secs => $3::int) "
 	     "FROM go") "), "
-			"mail AS ("
-			"INSERT INTO mail_outbox (kind, member_id, recipient, "
-			"subject, "
-			"message) "
+			"mail AS (INSERT INTO mail_outbox (kind, member_id, "
+			"recipient, "
+			"subject, message) "
 			"SELECT $4::text, member_id, $5::text, $6::text, "
 			"$7::text FROM tok "
 			"RETURNING id) "
-			"SELECT (SELECT hits FROM hit), (SELECT id FROM mail)"},
+			"SELECT (SELECT hits FROM hit), (SELECT id FROM "
+			"mail), " ASYNC_COMMIT},
+    [STMT_STEP1_BY_USERNAME] = {"step1_by_username", 5,
+				STEP1_LOOKUP(BY_USERNAME("5"))},
+    [STMT_STEP1_BY_USERNAME_IN_GROUP] = {"step1_by_username_in_group", 6,
+					 STEP1_LOOKUP(BY_USERNAME("5")
+							  IN_GROUP("6"))},
+    [STMT_STEP1_BY_EMAIL] = {"step1_by_email", 5, STEP1_LOOKUP(BY_EMAIL("5"))},
+    [STMT_STEP1_BY_EMAIL_IN_GROUP] = {"step1_by_email_in_group", 6,
+				      STEP1_LOOKUP(BY_EMAIL("5")
+						       IN_GROUP("6"))},
+    [STMT_STEP1_BY_BOTH] = {"step1_by_both", 6,
+			    STEP1_LOOKUP(
+				BY_USERNAME("5") " AND " BY_EMAIL("6"))},
+    [STMT_STEP1_BY_BOTH_IN_GROUP] = {"step1_by_both_in_group", 7,
+				     STEP1_LOOKUP(
+					 BY_USERNAME("5") " AND " BY_EMAIL("6")
+					     IN_GROUP("7"))},
     [STMT_TOKEN_VALID] = {"token_valid", 2,
 			  "SELECT 1 FROM reset_token "
 			  "WHERE token_hash = $1::bytea "
@@ -284,27 +327,28 @@ store_group_by_name(struct store *st, const char *name, struct store_group *out)
 	return store_group_get(st, STMT_GROUP_BY_NAME, &p, out);
 }
 
+/* MEMBER_COLS, starting at column b of the first row. */
 static enum store_rc
-store_fill_member(struct store *st, int s, const PGresult *r,
+store_fill_member(struct store *st, int s, const PGresult *r, int b,
 		  struct store_member *out)
 {
 	memset(out, 0, sizeof *out);
-	if (!get_int64(r, 0, 0, &out->id) ||
-	    !get_int(r, 0, 10, &out->failed_logins))
+	if (!get_int64(r, 0, b, &out->id) ||
+	    !get_int(r, 0, b + 10, &out->failed_logins))
 		return store_bad_value(st, PART_RESET, s);
-	copy_text(out->username, sizeof out->username, get_text(r, 0, 1));
-	copy_text(out->email, sizeof out->email, get_text(r, 0, 2));
-	copy_text(out->firstname, sizeof out->firstname, get_text(r, 0, 3));
-	copy_text(out->lastname, sizeof out->lastname, get_text(r, 0, 4));
-	copy_text(out->status, sizeof out->status, get_text(r, 0, 5));
-	out->admin = get_bool(r, 0, 6);
-	out->api = get_bool(r, 0, 7);
-	out->locked = get_bool(r, 0, 8);
-	out->has_password = get_bool(r, 0, 9);
+	copy_text(out->username, sizeof out->username, get_text(r, 0, b + 1));
+	copy_text(out->email, sizeof out->email, get_text(r, 0, b + 2));
+	copy_text(out->firstname, sizeof out->firstname, get_text(r, 0, b + 3));
+	copy_text(out->lastname, sizeof out->lastname, get_text(r, 0, b + 4));
+	copy_text(out->status, sizeof out->status, get_text(r, 0, b + 5));
+	out->admin = get_bool(r, 0, b + 6);
+	out->api = get_bool(r, 0, b + 7);
+	out->locked = get_bool(r, 0, b + 8);
+	out->has_password = get_bool(r, 0, b + 9);
 	copy_text(out->locked_until, sizeof out->locked_until,
-		  get_text(r, 0, 11));
+		  get_text(r, 0, b + 11));
 	copy_text(out->password_changed_at, sizeof out->password_changed_at,
-		  get_text(r, 0, 12));
+		  get_text(r, 0, b + 12));
 	return STORE_OK;
 }
 
@@ -316,7 +360,7 @@ store_member_get(struct store *st, int s, const struct params *p,
 	enum store_rc rc = store_one(st, PART_RESET, s, p, &res);
 
 	if (rc == STORE_OK)
-		rc = store_fill_member(st, s, res, out);
+		rc = store_fill_member(st, s, res, 0, out);
 	PQclear(res);
 	return rc;
 }
@@ -349,6 +393,68 @@ store_member_find(struct store *st, const char *username, const char *email,
 	if (group_id > 0)
 		param_int(&p, group_id);
 	return store_member_get(st, pick[which][group_id > 0], &p, out);
+}
+
+enum store_rc
+store_step1_lookup(struct store *st, const uint8_t *addr_key, int shard,
+		   const uint8_t idkey[STORE_HASH_LEN], int window_s,
+		   const char *username, const char *email, int64_t group_id,
+		   struct store_step1_counts *counts, struct store_member *out)
+{
+	static const int pick[3][2] = {
+	    {STMT_STEP1_BY_USERNAME, STMT_STEP1_BY_USERNAME_IN_GROUP},
+	    {STMT_STEP1_BY_EMAIL, STMT_STEP1_BY_EMAIL_IN_GROUP},
+	    {STMT_STEP1_BY_BOTH, STMT_STEP1_BY_BOTH_IN_GROUP},
+	};
+	bool has_user = username != NULL && *username != '\0';
+	bool has_email = email != NULL && *email != '\0';
+	int which = has_user && has_email ? 2
+		    : has_email		  ? 1
+		    : has_user		  ? 0
+					  : 2;
+	int s = pick[which][group_id > 0];
+	struct params p = {0};
+	PGresult *res = NULL;
+	enum store_rc rc;
+
+	memset(counts, 0, sizeof *counts);
+	memset(out, 0, sizeof *out);
+	if (window_s <= 0 || shard < 0 || shard >= STORE_COUNTER_SHARDS) {
+		store_set_err(st, "store_step1_lookup: window must be "
+				  "positive, shard in range");
+		return STORE_ERROR;
+	}
+	if (addr_key != NULL)
+		param_hash(&p, addr_key);
+	else
+		param_text(&p, NULL);
+	param_int(&p, shard);
+	param_hash(&p, idkey);
+	param_int(&p, window_s);
+	/* Neither given (a name that names nobody): "both" with two NULLs
+	 * matches no row through the same index probes. */
+	if (has_user || which == 2)
+		param_text(&p, has_user ? username : NULL);
+	if (has_email || which == 2)
+		param_text(&p, has_email ? email : NULL);
+	if (group_id > 0)
+		param_int(&p, group_id);
+	rc = store_one(st, PART_RESET, s, &p, &res);
+	if (rc != STORE_OK)
+		goto out;
+	if ((!PQgetisnull(res, 0, 0) &&
+	     !get_int64(res, 0, 0, &counts->address)) ||
+	    !get_int64(res, 0, 1, &counts->identifier)) {
+		rc = store_bad_value(st, PART_RESET, s);
+		goto out;
+	}
+	if (PQgetisnull(res, 0, STEP1_COLS))
+		rc = STORE_NOT_FOUND;
+	else
+		rc = store_fill_member(st, s, res, STEP1_COLS, out);
+out:
+	PQclear(res);
+	return rc;
 }
 
 enum store_rc
@@ -436,7 +542,7 @@ store_reset_issue(struct store *st, int64_t member_id,
 }
 
 enum store_rc
-store_reset_issue_limited(struct store *st, const uint8_t idkey[STORE_HASH_LEN],
+store_reset_issue_limited(struct store *st, const uint8_t key[STORE_HASH_LEN],
 			  int window_s, int limit, int64_t member_id,
 			  const uint8_t hash[STORE_HASH_LEN], int ttl_s,
 			  const struct store_mail *mail, int64_t *count,
@@ -463,7 +569,7 @@ store_reset_issue_limited(struct store *st, const uint8_t idkey[STORE_HASH_LEN],
 	param_text(&p, mail->recipient);
 	param_text(&p, mail->subject);
 	param_text(&p, mail->message);
-	param_hash(&p, idkey);
+	param_hash(&p, key);
 	param_int(&p, limit);
 	param_int(&p, window_s);
 	rc = store_one(st, PART_RESET, STMT_RESET_ISSUE_LIMITED, &p, &res);

@@ -33,6 +33,9 @@ enum store_rc {
 };
 
 #define STORE_HASH_LEN 32 /* SHA-256 of a token */
+/* Sub-rows of a rate-limit counter (migration 005's CHECK): shard 0 is the
+ * exact one; a worker may add to any other. */
+#define STORE_COUNTER_SHARDS 64
 
 struct store_member {
 	int64_t id;
@@ -160,15 +163,38 @@ enum store_rc store_reset_issue(struct store *st, int64_t member_id,
 				const struct store_mail *mail,
 				int64_t *mail_id);
 
+/* What step 1's statement counted: hits in the current windows, these
+ * included. */
+struct store_step1_counts {
+	int64_t address; /* 0 when no address key was given */
+	int64_t identifier;
+};
+
 /*
- * Step 1 under the per-identifier limit, in one statement: count one hit on
- * idkey (window_s seconds); while the count is within limit, do what
- * store_reset_issue() does.  *count receives the hits, *mail_id the outbox
- * row (0 when over the limit and nothing was written).  An unknown
- * identifier pays the same round trip with store_ratelimit_hit().
+ * Step 1 before its answer, in one statement, the same work whether the
+ * identifiers name a member or not: count one hit on addr_key (NULL: none)
+ * in its shard and one on idkey (shard 0), both in windows of window_s
+ * seconds, and look the member up as store_member_find() does — except
+ * that username and email may both be NULL (they name nobody: only the
+ * counters are hit).  STORE_NOT_FOUND with *counts filled when no member
+ * matched.  Commits without waiting for the WAL flush.
+ */
+enum store_rc store_step1_lookup(struct store *st, const uint8_t *addr_key,
+				 int shard, const uint8_t idkey[STORE_HASH_LEN],
+				 int window_s, const char *username,
+				 const char *email, int64_t group_id,
+				 struct store_step1_counts *counts,
+				 struct store_member *out);
+
+/*
+ * Step 1's write after its answer, in one statement: count one hit on
+ * key (the member's budget, shard 0, window_s seconds); while the count
+ * is within limit, do what store_reset_issue() does.  *count receives the
+ * hits, *mail_id the outbox row (0 when over the limit and nothing was
+ * written).  Commits without waiting for the WAL flush.
  */
 enum store_rc store_reset_issue_limited(
-    struct store *st, const uint8_t idkey[STORE_HASH_LEN], int window_s,
+    struct store *st, const uint8_t key[STORE_HASH_LEN], int window_s,
     int limit, int64_t member_id, const uint8_t hash[STORE_HASH_LEN], int ttl_s,
     const struct store_mail *mail, int64_t *count, int64_t *mail_id);
 
@@ -197,10 +223,12 @@ enum store_rc store_reset_complete(struct store *st, int64_t member_id,
 /* ---- rate limits ---------------------------------------------------- */
 
 /* Count weight hits on key (an HMAC, never the identifier itself) in the
- * current window of window_s seconds; *count receives the hits in it,
- * these included.  weight 0 only reads the count. */
+ * current window of window_s seconds, in its sub-row shard (0 for a count
+ * that must be exact under concurrency, see STORE_COUNTER_SHARDS); *count
+ * receives the hits of all shards in it, these included.  weight 0 only
+ * reads the count.  Commits without waiting for the WAL flush. */
 enum store_rc store_ratelimit_hit(struct store *st,
-				  const uint8_t key[STORE_HASH_LEN],
+				  const uint8_t key[STORE_HASH_LEN], int shard,
 				  int window_s, int weight, int64_t *count);
 
 /* ---- members, groups, admin tokens (pwreset-ctl) --------------------- */

@@ -41,6 +41,41 @@
 /* The parts, in the order their statements are prepared on connect: the
  * first two need no table of ours, and the secret comes last (migration
  * 002 makes its table). */
+/*
+ * Rate-limit counters (rate_limit, migrations 001 and 005), shared by
+ * limits.c and step 1's statement in reset.c.  COUNTER_WINDOW(w) is the
+ * start of the current window of $w seconds, made available as w.s by a
+ * `w AS (SELECT ... AS s)` CTE; COUNTER_HIT adds weight hits to one
+ * (key, window, shard) row.  A row's lock is held to the commit, so a
+ * counter that many workers hit at once is split into shards, one per
+ * worker, summed by COUNTER_OTHERS; the exact ones stay in shard 0.
+ */
+#define COUNTER_WINDOW(w)                                                      \
+	"w AS (SELECT to_timestamp(floor(extract(epoch FROM now()) / $" w      \
+	"::int) * $" w "::int) AS s)"
+#define COUNTER_HIT(key, shard, weight, w)                                     \
+	"INSERT INTO rate_limit AS r "                                         \
+	"(key, shard, window_start, window_end, hits) "                        \
+	"SELECT " key ", " shard ", w.s, w.s + make_interval(secs => $" w      \
+	"::int), " weight " FROM w "
+#define COUNTER_UPSERT                                                         \
+	"ON CONFLICT (key, window_start, shard) "                              \
+	"DO UPDATE SET hits = r.hits + EXCLUDED.hits RETURNING hits"
+#define COUNTER_OTHERS(key, shard)                                             \
+	"(SELECT coalesce(sum(o.hits), 0) FROM rate_limit o, w "               \
+	"WHERE o.key = " key " AND o.window_start = w.s "                      \
+	"AND o.shard <> " shard ")"
+/*
+ * Commit the statement's implicit transaction without waiting for the WAL
+ * flush: step 1's writes and the counters, whose loss in a crash costs at
+ * most the last moments' counter ticks or a token the member asks for
+ * again (step 2's password change keeps the server's synchronous commit).
+ * Local to the transaction, so nothing stays set on the connection (a
+ * pooler's server connection included).  A column of the statement, so
+ * that it is evaluated; the caller ignores its value.
+ */
+#define ASYNC_COMMIT "set_config('synchronous_commit', 'off', true)"
+
 enum store_part_id {
 	PART_CONN,   /* sql/store.c: LISTEN */
 	PART_SCHEMA, /* sql/schema.c: migrations */

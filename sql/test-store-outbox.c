@@ -337,7 +337,8 @@ test_purge(void **state)
 	 * a rate-limit window of this hour (test_ratelimit's, when all of
 	 * the store's tests were one program). */
 	hash_of(k, 80);
-	assert_int_equal(store_ratelimit_hit(st, k, 3600, 1, &hits), STORE_OK);
+	assert_int_equal(store_ratelimit_hit(st, k, 0, 3600, 1, &hits),
+			 STORE_OK);
 	sql("INSERT INTO reset_token (member_id, token_hash, issued_at, "
 	    "expires_at, invalidated_at) SELECT id, sha256('old1'::bytea), "
 	    "now() - interval '3 days', now() - interval '2 days', "

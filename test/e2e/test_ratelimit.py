@@ -15,13 +15,12 @@ def test_per_identifier_limit_is_silent(stack, restart):
     for _ in range(4):
         assert_ok(stack.post(MEMBERS, {"member-username": "alice"}),
                   "request-successful")
-    # Never more than the limit.  Usually exactly 2, but the identifier's
-    # and the member's budgets are counted by the writes after the answers,
-    # which two workers may make in another order than the requests came:
-    # each budget can then give its slots to different requests, and fewer
-    # mails go out (never more).  Noted in the issue 13 closing note.
-    sent = count(stack, "mail_outbox", at_least=1)
-    assert 1 <= sent <= 2, sent
+    # Exactly the limit: the identifier is counted before each answer, in
+    # request order, and only the requests within its budget go on to the
+    # member's budget, so the two budgets cannot give their slots to
+    # different requests (whichever worker writes first).
+    sent = count(stack, "mail_outbox", at_least=2)
+    assert sent == 2, sent
     # Counted for unknown identifiers too, with the same answer.
     for _ in range(4):
         assert_ok(stack.post(MEMBERS, {"member-username": "nobody"}),
