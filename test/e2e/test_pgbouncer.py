@@ -45,6 +45,10 @@ def stack():
     assert s.bouncer.pool_size == POOL_SIZE
     s.admin_sql("ALTER SYSTEM SET log_statement = 'all'")
     s.admin_sql("SELECT pg_reload_conf()")
+    # From here on PostgreSQL logs every statement: start pwreset again so
+    # that its first ones (the mailer's start) are logged too.
+    s.pg_log_start = pg_log_size(s)
+    s.restart_pwreset()
     yield s
     s.stop()
 
@@ -119,13 +123,8 @@ def test_whole_flow(stack):
     assert check_password(stack, "alice", GOOD_PW)
     assert live_tokens(stack, alice) == 0
 
-    # What reached PostgreSQL: through PgBouncer only, unnamed statements
-    # only, no LISTEN.
-    log = pg_log(stack, start)
-    assert "execute <unnamed>: " in log, log[-3000:]
-    named = set(NAMED_RE.findall(log))
-    assert not named, "named prepared statements: %s" % sorted(named)
-    assert "LISTEN" not in log
+    # Through PgBouncer, as unnamed statements.
+    assert "execute <unnamed>: " in pg_log(stack, start)
     assert "unsupported startup parameter" not in stack.bouncer.log_text()
     (pool,) = [p for p in stack.bouncer.show("POOLS")
                if p["database"] == "pwreset"]
@@ -207,3 +206,16 @@ def test_pgbouncer_restart(stack):
             break
         time.sleep(0.2)
     assert_ok(r, "request-successful")
+
+
+def test_no_session_state_reached_postgresql(stack):
+    """Runs last: everything the tests above made pwreset and pwreset-ctl
+    send, from pwreset's start on, reached PostgreSQL as unnamed
+    statements, with no LISTEN and no SET."""
+    log = pg_log(stack, stack.pg_log_start)
+    assert log.count("execute <unnamed>: ") > 100, log[-3000:]
+    named = set(NAMED_RE.findall(log))
+    assert not named, "named prepared statements: %s" % sorted(named)
+    assert not re.search(r"\bLISTEN\b", log, re.I), "LISTEN reached PostgreSQL"
+    assert not re.search(r"<unnamed>: SET\b", log, re.I)
+    assert "unsupported startup parameter" not in stack.bouncer.log_text()
