@@ -264,6 +264,10 @@ class Response(tuple):
 
 
 class Stack:
+    # Also for a Stack made by from_state() (no __init__): no PgBouncer.
+    pooling = None
+    bouncer = None
+
     def __init__(self, workdir=None, build_dir=None, overrides=None,
                  nginx_port=None, sink_args=None, keep=None,
                  parts=("pg", "smtp", "nginx", "pwreset"), pooling=None):
