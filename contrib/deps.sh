@@ -2,9 +2,9 @@
 # deps.sh — install every Debian 12 package needed to build and test pwreset.
 #
 # Idempotent and fast when everything is present (dpkg -s only).  Debian's
-# nginx, lighttpd and postgresql packages start system services on install;
-# those would hold ports 80 and 5432 and are useless to pwreset's tests,
-# which start their own, so they are stopped afterwards.  Must run as root.
+# nginx, lighttpd, postgresql and pgbouncer packages start system services
+# on install; those would hold ports 80, 5432 and 6432 and are useless to
+# pwreset's tests, which start their own, so they are stopped afterwards.  Must run as root.
 set -euo pipefail
 
 PACKAGES=(
@@ -12,7 +12,7 @@ PACKAGES=(
 	libfcgi-dev libpq-dev libmxml-dev libesmtp-dev libargon2-dev
 	libinih-dev libssl-dev libcmocka-dev libunistring-dev libsystemd-dev
 	john-data
-	postgresql postgresql-contrib nginx-light spawn-fcgi lighttpd
+	postgresql postgresql-contrib pgbouncer nginx-light spawn-fcgi lighttpd
 	python3 python3-aiosmtpd python3-pytest python3-psycopg2 python3-cryptography curl mandoc
 	ca-certificates openssl valgrind libclang-rt-14-dev libexpat1-dev wrk
 	debhelper dpkg-dev fakeroot lintian devscripts
@@ -79,13 +79,14 @@ apt-get install -y --no-install-recommends "${missing[@]}" </dev/null
 
 # Stop whatever the packages started anyway (no systemd in containers:
 # service(8) or the pid files; every step may fail harmlessly).
-for svc in nginx lighttpd postgresql; do
+for svc in nginx lighttpd postgresql pgbouncer; do
 	service "$svc" stop >/dev/null 2>&1 || true
 	if command -v systemctl >/dev/null 2>&1; then
 		systemctl disable --now "$svc" >/dev/null 2>&1 || true
 	fi
 done
-for pidfile in /run/nginx.pid /run/lighttpd.pid /var/run/postgresql/15-main.pid; do
+for pidfile in /run/nginx.pid /run/lighttpd.pid /var/run/postgresql/15-main.pid \
+	/var/run/postgresql/pgbouncer.pid; do
 	if [ -s "$pidfile" ]; then
 		kill "$(head -n1 "$pidfile")" 2>/dev/null || true
 	fi

@@ -88,6 +88,18 @@ fail:
 	return -1;
 }
 
+struct store *
+app_store_open(const struct config *cfg)
+{
+	struct store *st =
+	    store_open(cfg->database.conninfo, cfg->database.timeout);
+
+	store_set_pooling(st, cfg->database.pooling == POOLING_TRANSACTION
+				  ? STORE_POOLING_TRANSACTION
+				  : STORE_POOLING_SESSION);
+	return st;
+}
+
 int
 app_open(const struct app_conf *ac, struct app **out)
 {
@@ -98,7 +110,7 @@ app_open(const struct app_conf *ac, struct app **out)
 	a = calloc(1, sizeof(*a));
 	if (a == NULL)
 		abort();
-	a->store = store_open(cfg->database.conninfo, cfg->database.timeout);
+	a->store = app_store_open(cfg);
 	if (mailer_init(&a->mailer, cfg, a->store, ac->outbox_key) != 0) {
 		store_close(a->store);
 		free(a);

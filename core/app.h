@@ -44,6 +44,13 @@ int app_conf_load(struct app_conf *ac, const char *path, char *err,
 		  size_t errlen);
 void app_conf_free(struct app_conf *ac);
 
+struct store;
+
+/* The database handle [database] describes (conninfo, timeout, pooling),
+ * not connected yet: a child's, and pwreset-ctl's.  Caller-owned
+ * (store_close()). */
+struct store *app_store_open(const struct config *cfg);
+
 struct app;
 
 /* A child's state for ac (borrowed): the database handle (not connected

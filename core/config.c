@@ -39,6 +39,7 @@
 enum key {
 	KEY_DATABASE_CONNINFO,
 	KEY_DATABASE_TIMEOUT,
+	KEY_DATABASE_POOLING,
 	KEY_SERVICE_SITE_PREFIX,
 	KEY_SERVICE_HOSTURL,
 	KEY_SERVICE_EMAILDOMAIN,
@@ -118,16 +119,19 @@ struct ckey {
 /* Indexed by enum starttls_mode, enum password_policy, ... */
 static const char *const starttls_names[] = {"no", "try", "required", "auto",
 					     NULL};
+static const char *const pooling_names[] = {"session", "transaction", NULL};
 static const char *const policy_names[] = {"pageseeder", "nist", NULL};
 static const char *const target_names[] = {"stderr", "syslog", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug",
 					  NULL};
 
 _Static_assert(STARTTLS_AUTO == 3 && POLICY_NIST == 1 &&
-		   LOG_TARGET_SYSLOG == 1 && LOG_LEVEL_DEBUG == 3,
+		   POOLING_TRANSACTION == 1 && LOG_TARGET_SYSLOG == 1 &&
+		   LOG_LEVEL_DEBUG == 3,
 	       "enum name tables out of step with config.h");
 _Static_assert(sizeof(enum starttls_mode) == sizeof(int) &&
 		   sizeof(enum password_policy) == sizeof(int) &&
+		   sizeof(enum db_pooling) == sizeof(int) &&
 		   sizeof(enum log_target) == sizeof(int) &&
 		   sizeof(enum log_level) == sizeof(int),
 	       "CT_ENUM stores enums through an int");
@@ -160,6 +164,8 @@ static const struct ckey keys[KEY__MAX] = {
 	STR("database", "conninfo", database.conninfo, NULL, ""),
     [KEY_DATABASE_TIMEOUT] =
 	NUM("database", "timeout", CT_INT, database.timeout, 1, 300, "5"),
+    [KEY_DATABASE_POOLING] =
+	ENUM("database", "pooling", database.pooling, pooling_names, "session"),
     [KEY_SERVICE_SITE_PREFIX] =
 	STR("service", "site_prefix", service.site_prefix,
 	    config_value_site_prefix, "/ps"),

@@ -27,6 +27,10 @@ enum starttls_mode {
 	STARTTLS_AUTO
 };
 enum password_policy { POLICY_PAGESEEDER, POLICY_NIST };
+/* How the connection reaches PostgreSQL: directly or through a session
+ * pooler (session), or through a transaction pooler such as PgBouncer's
+ * pool_mode = transaction (transaction: no session state, sql/store.c). */
+enum db_pooling { POOLING_SESSION, POOLING_TRANSACTION };
 enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG };
 /* Ordered: a message is logged when its level <= the configured level. */
 enum log_level {
@@ -42,6 +46,7 @@ struct config {
 	struct {
 		char *conninfo; /* libpq; "" → PG* environment */
 		int timeout;	/* seconds: connect + statement timeout */
+		enum db_pooling pooling; /* POOLING_SESSION */
 	} database;
 
 	struct {

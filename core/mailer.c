@@ -498,6 +498,13 @@ mailer_run(struct mailer *m, volatile sig_atomic_t *stop)
 	time_t last_purge = 0;
 	bool db_ok = true, purged = false;
 
+	/* Behind a transaction pooler there is no LISTEN (sql/store.c):
+	 * the wait below always lasts MAILER_WAIT_MS, so a new row is seen
+	 * within that (plus the settle time). */
+	if (m->cfg->database.pooling == POOLING_TRANSACTION)
+		log_info("mailer: [database] pooling = transaction: no LISTEN, "
+			 "looking for new mail every %d ms",
+			 MAILER_WAIT_MS);
 	/* Even when this fails the store LISTENs on its next connection. */
 	mailer_db_state(m, &db_ok, store_mail_listen(m->store) == STORE_OK);
 	while (!*stop) {

@@ -462,6 +462,29 @@ test_numbers(void **state)
 	config_free(&c);
 }
 
+/* [database] pooling: session by default, transaction when asked, any
+ * other word refused with the choices named. */
+static void
+test_pooling(void **state)
+{
+	struct config c, d;
+
+	(void)state;
+	config_defaults(&d);
+	assert_int_equal(d.database.pooling, POOLING_SESSION);
+	config_free(&d);
+	load_ok("[database]\npooling = transaction\n", &c);
+	assert_int_equal(c.database.pooling, POOLING_TRANSACTION);
+	config_free(&c);
+	load_ok("[database]\npooling = session\n", &c);
+	assert_int_equal(c.database.pooling, POOLING_SESSION);
+	config_free(&c);
+	expect_error("[database]\npooling = statement\n", 2,
+		     "must be one of: session, transaction");
+	expect_error("[database]\npooling = Transaction\n", 2,
+		     "must be one of: session, transaction");
+}
+
 static void
 test_enums(void **state)
 {
@@ -671,6 +694,7 @@ test_small_err_buffer(void **state)
 static const char *const sample_keys[] = {
     "database.conninfo",
     "database.timeout",
+    "database.pooling",
     "service.site_prefix",
     "service.hosturl",
     "service.emaildomain",
@@ -769,6 +793,7 @@ test_sample_config(void **state)
 	config_defaults(&d);
 	assert_string_equal(c.database.conninfo, d.database.conninfo);
 	assert_int_equal(c.database.timeout, d.database.timeout);
+	assert_int_equal(c.database.pooling, d.database.pooling);
 	assert_string_equal(c.service.site_prefix, d.service.site_prefix);
 	assert_string_equal(c.service.hosturl, d.service.hosturl);
 	assert_string_equal(c.service.emaildomain, d.service.emaildomain);
@@ -965,6 +990,7 @@ main(void)
 	    cmocka_unit_test(test_long_line),
 	    cmocka_unit_test(test_numbers),
 	    cmocka_unit_test(test_enums),
+	    cmocka_unit_test(test_pooling),
 	    cmocka_unit_test(test_strings),
 	    cmocka_unit_test(test_trusted_proxies),
 	    cmocka_unit_test(test_missing_file),

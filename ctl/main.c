@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/app.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "ctl.h"
@@ -132,8 +133,7 @@ main(int argc, char **argv)
 	log_init(CTL_PROG, LOG_TARGET_STDERR, c.cfg.log.level);
 
 	if (c.cmd->flags & CMD_F_DB)
-		c.st =
-		    store_open(c.cfg.database.conninfo, c.cfg.database.timeout);
+		c.st = app_store_open(&c.cfg);
 
 	ret = c.cmd->run(&c);
 

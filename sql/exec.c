@@ -215,7 +215,8 @@ store_retryable(struct store *st, const PGresult *res)
 	       PQtransactionStatus(st->conn) == PQTRANS_IDLE;
 }
 
-/* Run prepared statement s; on STORE_OK *out is its result (PQclear it).
+/* Run statement s (prepared, or unnamed behind a transaction pooler); on
+ * STORE_OK *out is its result (PQclear it).
  * Up to STORE_TRIES times when it failed as store_retryable() says. */
 enum store_rc
 store_exec_t(struct store *st, enum store_part_id id, int s,
@@ -234,14 +235,24 @@ store_exec_t(struct store *st, enum store_part_id id, int s,
 						    : store_ready_current(st);
 	if (rc != STORE_OK)
 		return rc;
-	if (!st->prepared[id][s]) {
+	/* Behind a transaction pooler the next statement may run on another
+	 * server session, where a statement prepared here does not exist:
+	 * each is sent unnamed, with its text (Parse, Bind, Execute in one
+	 * round trip; the parameter types are inferred as PQprepare() does
+	 * with none given). */
+	if (!st->pooled && !st->prepared[id][s]) {
 		rc = store_prepare(st, id, s);
 		if (rc != STORE_OK)
 			return rc;
 	}
 	for (int attempt = 1;; attempt++) {
-		if (!PQsendQueryPrepared(st->conn, d->name, p->n, p->val,
-					 p->len, p->fmt, 0))
+		int sent = st->pooled
+			       ? PQsendQueryParams(st->conn, d->sql, p->n, NULL,
+						   p->val, p->len, p->fmt, 0)
+			       : PQsendQueryPrepared(st->conn, d->name, p->n,
+						     p->val, p->len, p->fmt, 0);
+
+		if (!sent)
 			return store_fail(st, NULL, d->name);
 		rc = store_collect(st, timeout_ms, &res, d->name);
 		if (rc != STORE_OK)

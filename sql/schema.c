@@ -123,6 +123,14 @@ store_migrate(struct store *st, int *applied)
 	enum store_rc rc;
 
 	*applied = 0;
+	/* The lock and the timeouts below belong to a server session, which
+	 * a transaction pooler does not keep for us. */
+	if (st->pooled) {
+		store_set_err(st, "migrations need a session of their own: run "
+				  "them with a conninfo that reaches "
+				  "PostgreSQL directly and pooling = session");
+		return STORE_ERROR;
+	}
 	rc = store_ready(st);
 	if (rc != STORE_OK)
 		return rc;

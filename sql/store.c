@@ -230,7 +230,8 @@ store_dial(struct store *st)
 	kw = xcalloc(max, sizeof *kw);
 	val = xcalloc(max, sizeof *val);
 	for (PQconninfoOption *o = opts; o->keyword; o++) {
-		if (o->val == NULL || strcmp(o->keyword, "options") == 0 ||
+		if (o->val == NULL ||
+		    (!st->pooled && strcmp(o->keyword, "options") == 0) ||
 		    strcmp(o->keyword, "connect_timeout") == 0)
 			continue;
 		kw[n] = o->keyword;
@@ -273,18 +274,30 @@ store_dial(struct store *st)
 	 *   of STMT_RESET_COMPLETE (reset.c) relies on its re-check of
 	 *   the WHERE after a row lock (REPEATABLE READ would raise 40001
 	 *   instead).
+	 * Behind a transaction pooler (st->pooled) none of this is sent:
+	 * PgBouncer 1.18 refuses a connection with an `options` startup
+	 * parameter, and a SET would stay on whichever server session ran
+	 * it.  The timeouts and the isolation level are then the role's
+	 * settings (ALTER ROLE … SET, pwreset.conf(5)); our own wait
+	 * (store_collect) stays bounded by the timeout either way.
+	 * enable_seqscan is not needed there: an unnamed statement is
+	 * planned for each execution with the table's current size.  The
+	 * conninfo's own options, if any, are passed as written.
 	 */
-	user_options = opt_value(opts, "options");
-	if (asprintf(&options,
-		     "%s%s-c statement_timeout=%d -c lock_timeout=%d "
-		     "-c idle_in_transaction_session_timeout=%d "
-		     "-c enable_seqscan=off "
-		     "-c default_transaction_isolation=read\\ committed",
-		     user_options ? user_options : "", user_options ? " " : "",
-		     ms, ms / 2, 2 * ms) < 0)
-		abort();
-	kw[n] = "options";
-	val[n++] = options;
+	if (!st->pooled) {
+		user_options = opt_value(opts, "options");
+		if (asprintf(
+			&options,
+			"%s%s-c statement_timeout=%d -c lock_timeout=%d "
+			"-c idle_in_transaction_session_timeout=%d "
+			"-c enable_seqscan=off "
+			"-c default_transaction_isolation=read\\ committed",
+			user_options ? user_options : "",
+			user_options ? " " : "", ms, ms / 2, 2 * ms) < 0)
+			abort();
+		kw[n] = "options";
+		val[n++] = options;
+	}
 	kw[n] = NULL;
 	val[n] = NULL;
 
@@ -326,9 +339,10 @@ store_connect(struct store *st)
 	memset(st->prepared, 0, sizeof st->prepared);
 	store_target_update(st);
 
-	/* Prepare what the schema allows; the rest on first use. */
+	/* Prepare what the schema allows; the rest on first use.  Behind a
+	 * transaction pooler nothing is prepared (sql/exec.c). */
 	rc = STORE_OK;
-	for (int id = 0; rc == STORE_OK && id < PART__MAX; id++)
+	for (int id = 0; !st->pooled && rc == STORE_OK && id < PART__MAX; id++)
 		for (int s = 0; rc == STORE_OK && s < parts[id]->count; s++)
 			rc = store_prepare(st, (enum store_part_id)id, s);
 	if (rc == STORE_UNAVAILABLE)
@@ -415,6 +429,12 @@ store_open(const char *conninfo, int timeout_s)
 }
 
 void
+store_set_pooling(struct store *st, enum store_pooling pooling)
+{
+	st->pooled = pooling == STORE_POOLING_TRANSACTION;
+}
+
+void
 store_close(struct store *st)
 {
 	if (st == NULL)
@@ -446,6 +466,11 @@ store_listen(struct store *st)
 	bool fresh = st->conn == NULL;
 	enum store_rc rc;
 
+	/* A LISTEN behind a transaction pooler would hold one server
+	 * session for as long as we live (PgBouncer refuses it in
+	 * transaction mode anyway): the mailer polls instead. */
+	if (st->pooled)
+		return store_ready(st);
 	st->listening = true;
 	rc = store_ready(st); /* a new connection LISTENs by itself */
 	if (rc != STORE_OK || fresh)

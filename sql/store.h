@@ -73,6 +73,19 @@ struct store_mail {
  * connection is made by the first call that needs it.  timeout_s bounds
  * connecting and every statement. */
 struct store *store_open(const char *conninfo, int timeout_s);
+
+/* How the connection reaches PostgreSQL ([database] pooling). */
+enum store_pooling {
+	STORE_POOLING_SESSION, /* one server session per connection */
+	/* A transaction pooler (PgBouncer pool_mode = transaction): each
+	 * statement may run on another server session, so none is left
+	 * with state: no `options` startup parameter, no named prepared
+	 * statement, no LISTEN, and store_migrate() refuses. */
+	STORE_POOLING_TRANSACTION
+};
+/* Call before the first call that connects; the default is
+ * STORE_POOLING_SESSION. */
+void store_set_pooling(struct store *st, enum store_pooling pooling);
 void store_close(struct store *st); /* NULL-safe */
 /* The last error, safe to log (no password, no secret), never NULL. */
 const char *store_errmsg(const struct store *st);
@@ -327,7 +340,9 @@ enum store_rc store_mail_failed(struct store *st, int64_t id,
 				int retry_s);
 
 /* LISTEN for new outbox rows; store_mail_wait() then sleeps until one is
- * written or timeout_ms passes (returns STORE_OK either way). */
+ * written or timeout_ms passes (returns STORE_OK either way).  With
+ * STORE_POOLING_TRANSACTION there is no LISTEN: store_mail_listen() only
+ * connects and store_mail_wait() always waits out timeout_ms. */
 enum store_rc store_mail_listen(struct store *st);
 enum store_rc store_mail_wait(struct store *st, int timeout_ms);
 

@@ -107,6 +107,9 @@ struct store {
 	char *conninfo; /* owned; may hold a password: wiped on close */
 	int timeout_s;
 	PGconn *conn; /* NULL: (re)connect on the next call */
+	/* STORE_POOLING_TRANSACTION: statements go unnamed, no session
+	 * settings, no LISTEN (sql/store.c, sql/exec.c). */
+	bool pooled;
 	bool prepared[PART__MAX][STORE_PART_MAX];
 	bool listening;	       /* LISTEN again after a reconnect */
 	bool doomed;	       /* the server said goodbye while we idled */

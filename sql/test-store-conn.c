@@ -1,7 +1,7 @@
 /*
  * test-store-conn.c — the connection against a real PostgreSQL (see
  * teststore.h): no server, a lost connection (idle or busy), the session
- * timeouts.
+ * timeouts, and what a session holds with either [database] pooling.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -23,6 +23,7 @@
 #include <libpq-fe.h>
 
 #include "sql/store.h"
+#include "sql/store_impl.h" /* st->conn: what the session holds */
 #include "sql/teststore.h"
 #include "test/support/testpg.h"
 
@@ -246,6 +247,68 @@ test_timeout(void **state)
 	store_close(t);
 }
 
+/* One text value of q, run on the store's own connection. */
+static void
+session_value(struct store *v, const char *q, char *out, size_t len)
+{
+	PGresult *r = PQexec(v->conn, q);
+
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	snprintf(out, len, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+}
+
+/* STORE_POOLING_TRANSACTION leaves nothing in the server session that the
+ * next statement, on another session behind a pooler, would miss: no
+ * prepared statement, no LISTEN, no setting from the startup `options`;
+ * and the migrations, which need a session, are refused.  The same calls
+ * in session mode (the control) leave all three. */
+static void
+test_pooling_leaves_no_session_state(void **state)
+{
+	static const enum store_pooling modes[] = {STORE_POOLING_SESSION,
+						   STORE_POOLING_TRANSACTION};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+		bool pooled = modes[i] == STORE_POOLING_TRANSACTION;
+		struct store *v = store_open(conninfo, 5);
+		struct store_member m;
+		char prepared[32], listening[32], seqscan[32];
+		int applied = -1;
+
+		store_set_pooling(v, modes[i]);
+		assert_int_equal(store_mail_listen(v), STORE_OK);
+		for (int n = 0; n < 3; n++) {
+			assert_int_equal(
+			    store_member_find(v, "alice", NULL, 0, &m),
+			    STORE_OK);
+			assert_int_equal(m.id, alice);
+		}
+		session_value(v, "SELECT count(*) FROM pg_prepared_statements",
+			      prepared, sizeof prepared);
+		session_value(v, "SELECT count(*) FROM pg_listening_channels()",
+			      listening, sizeof listening);
+		session_value(v, "SHOW enable_seqscan", seqscan,
+			      sizeof seqscan);
+		if (pooled) {
+			assert_string_equal(prepared, "0");
+			assert_string_equal(listening, "0");
+			assert_string_equal(seqscan, "on");
+			assert_int_equal(store_migrate(v, &applied),
+					 STORE_ERROR);
+			assert_int_equal(applied, 0);
+			assert_non_null(
+			    strstr(store_errmsg(v), "pooling = session"));
+		} else {
+			assert_true(strtol(prepared, NULL, 10) > 1);
+			assert_string_equal(listening, "1");
+			assert_string_equal(seqscan, "off");
+		}
+		store_close(v);
+	}
+}
+
 int
 main(void)
 {
@@ -255,6 +318,7 @@ main(void)
 	    cmocka_unit_test(test_reconnect_idle),
 	    cmocka_unit_test(test_reconnect_busy),
 	    cmocka_unit_test(test_timeout),
+	    cmocka_unit_test(test_pooling_leaves_no_session_state),
 	};
 
 	conninfo = testpg_conninfo();

@@ -264,9 +264,13 @@ class Response(tuple):
 
 
 class Stack:
+    # Also for a Stack made by from_state() (no __init__): no PgBouncer.
+    pooling = None
+    bouncer = None
+
     def __init__(self, workdir=None, build_dir=None, overrides=None,
                  nginx_port=None, sink_args=None, keep=None,
-                 parts=("pg", "smtp", "nginx", "pwreset")):
+                 parts=("pg", "smtp", "nginx", "pwreset"), pooling=None):
         if workdir is None:
             workdir = tempfile.mkdtemp(prefix="pwreset-stack-")
             self.own_workdir = True
@@ -288,6 +292,12 @@ class Stack:
             keep = os.environ.get("PWRESET_KEEP", "") not in ("", "0")
         self.keep = keep
         self.parts = set(parts)
+        # pooling="transaction": pwreset (and pwreset-ctl, but for the
+        # migrations) reaches PostgreSQL through a PgBouncer in transaction
+        # mode (test/pgbouncer.py), started after the migrations; the
+        # test's own sql() still goes to PostgreSQL directly.
+        self.pooling = pooling
+        self.bouncer = None
 
         # PostgreSQL needs the postgres user and nginx's workers need nobody
         # to reach their files: when workdir hangs below a private directory
@@ -350,6 +360,8 @@ class Stack:
                 if r.returncode != 0:
                     raise StackError("pwreset-ctl migrate failed (%d):\n%s%s"
                                      % (r.returncode, r.stdout, r.stderr))
+            if self.pooling and "pg" in self.parts:
+                self.start_bouncer()
             if "nginx" in self.parts:
                 self.start_nginx()
             if "pwreset" in self.parts:
@@ -372,6 +384,8 @@ class Stack:
         self.stop_nginx()
         self.stop_pwreset()
         self.stop_sink()
+        if self.bouncer is not None:
+            self.bouncer.stop()
         self.stop_pg()
         if self.keep:
             print("stack: kept %s" % self.workdir, file=sys.stderr)
@@ -385,6 +399,8 @@ class Stack:
             shutil.rmtree(self.workdir, ignore_errors=True)
             return
         # A directory the caller named: remove only what we made in it.
+        if self.bouncer is not None:
+            shutil.rmtree(self.bouncer.dir, ignore_errors=True)
         for p in (self.pg_root, self.run_dir, self.mail_dir, self.nginx_dir):
             if p.startswith(self.workdir + os.sep):
                 shutil.rmtree(p, ignore_errors=True)
@@ -452,6 +468,16 @@ class Stack:
         if pid and pid_alive(pid) and "postgres" in pid_cmdline(pid):
             signal_pid(pid, signal.SIGKILL)
             wait_gone(pid, 5)
+
+    def start_bouncer(self):
+        """PgBouncer (pool_mode = transaction) in front of PostgreSQL;
+        the configuration is written again to go through it."""
+        from pgbouncer import PgBouncer
+        base = os.path.dirname(self.pg_root)
+        self.bouncer = PgBouncer(base, self.pg_sock, self.pg_port)
+        self.bouncer.start()
+        self.pids["pgbouncer"] = self.bouncer.pid
+        self.write_config()
 
     def conninfo(self, dbname="pwreset"):
         return "host=%s port=%d dbname=%s user=postgres" % (
@@ -611,6 +637,9 @@ class Stack:
             values[(section, key)] = value
         values[("database", "conninfo")] = self.conninfo() \
             if self.pg_port else ""
+        if self.bouncer is not None:
+            values[("database", "conninfo")] = self.bouncer.conninfo()
+            values[("database", "pooling")] = self.pooling
         values[("service", "hosturl")] = "http://127.0.0.1:%d" % (
             self.nginx_port or 0)
         values[("smtp", "port")] = str(self.smtp_port or 25)
