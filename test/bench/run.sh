@@ -10,6 +10,7 @@
 # Durations and sizes: BENCH_* variables or options, see README.md.
 set -euo pipefail
 
+START=$(date +%s)
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BUILD=${PWRESET_BUILD:-$ROOT/build-bench}
@@ -45,4 +46,9 @@ cc $CFLAGS -o "$BIN/argon2rate" test/bench/argon2rate.c -largon2
 cc $CFLAGS -I. -I"$(pg_config --includedir)" -o "$BIN/sqldump" \
 	test/bench/sqldump.c "$BUILD/sql/libpwr_sql.a" -lpq
 
+BUILT=$(date +%s)
+
 /usr/bin/python3 test/bench/bench.py --build "$BUILD" --bindir "$BIN" "$@"
+END=$(date +%s)
+echo "run.sh: the whole runner took $((END - START)) s" \
+	"(install and build $((BUILT - START)) s, measurements $((END - BUILT)) s)"
