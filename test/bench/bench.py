@@ -429,10 +429,24 @@ class Bench:
         if self.mailer and stack.pid_alive(self.mailer):
             os.kill(self.mailer, signal.SIGCONT)
 
+    def quiesce(self, timeout=10.0):
+        """Wait until no other session runs a statement: when wrk stops,
+        requests that nginx had already passed on are still being
+        answered, and each may still write a token."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while quiet < 3 and time.monotonic() < deadline:
+            busy = self.sql("SELECT count(*) FROM pg_stat_activity WHERE "
+                            "state = 'active' AND pid <> pg_backend_pid() "
+                            "AND backend_type = 'client backend'")[0][0]
+            quiet = quiet + 1 if busy == 0 else 0
+            time.sleep(0.05)
+
     def fresh_tables(self):
         """Empty what step 1 writes, so series start from the same state
         (the mailer is paused and holds no lock: its statements are
         single-statement transactions)."""
+        self.quiesce()
         self.sql("TRUNCATE rate_limit, reset_token, mail_outbox")
         self.sql("VACUUM ANALYZE rate_limit, reset_token, mail_outbox")
 
@@ -778,7 +792,11 @@ class Bench:
                         f.write("bench%d %s\n" % (n, tok))
                 next_member += per_run
                 # Fresh tokens, stored as step 1 stores them (SHA-256 of
-                # the token's text), one per member, valid for an hour.
+                # the token's text), one per member, valid for an hour;
+                # a live token a step-1 row left for one of them goes.
+                self.quiesce()
+                self.sql("DELETE FROM reset_token WHERE member_id = "
+                         "ANY(%s::bigint[])", ([r[0] for r in rows],))
                 self.sql("INSERT INTO reset_token (member_id, token_hash, "
                          "expires_at) SELECT *, now() + interval '1 hour' "
                          "FROM unnest(%s::bigint[], %s::bytea[])",
@@ -954,9 +972,20 @@ class Bench:
     def pg_restart(self, durable):
         """Restart PostgreSQL (same data), durable or with test/stack.py's
         fast settings; pwreset's sessions reconnect at their next call."""
+        self.quiesce()
         self.s.pg_durable = durable
         self.s.stop_pg()
         self.s.start_pg_server()
+        # A worker that failed to connect while the server went down
+        # waits before it tries again (and answers 0503 meanwhile): wait
+        # until a run of requests succeeds, so no row sees that pause.
+        deadline = time.monotonic() + 30
+        good = 0
+        while good < 4 * len(self.workers) and time.monotonic() < deadline:
+            r = self.s.post(STEP1_PATH, {"member-username": "bench1"})
+            good = good + 1 if r.status == 200 else 0
+            if r.status != 200:
+                time.sleep(0.1)
         row = self.sql("SELECT current_setting('fsync'), "
                        "current_setting('synchronous_commit'), "
                        "current_setting('full_page_writes')")[0]
