@@ -8,6 +8,7 @@
 # (hello.c, argon2rate.c, sqldump.c) with cc, then runs bench.py, which
 # starts the real stack on loopback, measures and prints the table.
 # Durations and sizes: BENCH_* variables or options, see README.md.
+# Prints the whole runner's time (install, build, measurements) last.
 set -euo pipefail
 
 START=$(date +%s)
