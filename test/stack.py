@@ -434,13 +434,21 @@ class Stack:
         self.start_pg_server()
         self.admin_sql("CREATE DATABASE pwreset")
 
+    # True: start_pg_server() leaves fsync, synchronous_commit and
+    # full_page_writes at PostgreSQL's defaults (on), for a benchmark of
+    # the durable setting (test/bench/bench.py); set it, then
+    # stop_pg() + start_pg_server().
+    pg_durable = False
+
     def start_pg_server(self):
         """Start the (initialised) cluster; also after stop_pg()."""
+        fast = [] if self.pg_durable else [
+            "-c", "fsync=off", "-c", "synchronous_commit=off",
+            "-c", "full_page_writes=off"]
         opts = " ".join([
             "-k", self.pg_sock, "-p", str(self.pg_port),
-            "-c", "listen_addresses=127.0.0.1",
-            "-c", "fsync=off", "-c", "synchronous_commit=off",
-            "-c", "full_page_writes=off", "-c", "max_connections=200",
+            "-c", "listen_addresses=127.0.0.1"] + fast + [
+            "-c", "max_connections=200",
             "-c", "unix_socket_permissions=0777",
         ])
         self._run(runas("postgres") + [

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -40,6 +41,14 @@ HELLO_PATH = "/hello/service/members/resetpassword"
 PASSWORD = "Quartz-Violet-Harbor-8172!"  # passes the pageseeder policy
 ADDRS = 10000  # X-Forwarded-For addresses the load is spread over
 NCPU = os.cpu_count() or 1
+# Total CPU per step-1 request at 32 connections (pg + pwreset + nginx +
+# wrk), measured with this runner on the code before issue 16's
+# changes (2 CPUs, 4 Dec 2026, at 16 % other CPU: pg 0.45, pwreset
+# 0.21, nginx 0.14, wrk 0.06 ms); the target is half of it.
+STEP1_CPU_BASELINE_MS = 0.89
+# "No growth" of a worker's RSS between two busy samples: within a few
+# pages (allocator and stack noise), not a leak per request.
+RSS_GROWTH_NOISE_KIB = 64
 
 # The production defaults (core/config.c), except where a benchmark needs
 # otherwise; each exception is printed under the table.  None removes the
@@ -78,6 +87,18 @@ def log(msg):
     print("bench: %s" % msg, file=sys.stderr, flush=True)
 
 
+def fmt_num(v):
+    return "%g" % round(v, 3)
+
+
+def fmt_cpu(c):
+    """"pg/app/nginx/wrk/other = total" in ms per request."""
+    if not c:
+        return ""
+    return "/".join("%.3f" % c[k] for k in CPU_COLS) + \
+        " = %.3f" % c["total"]
+
+
 def median(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
@@ -109,42 +130,97 @@ def _busy_ticks():
     return total - v[3] - v[4], total  # busy (not idle, not iowait), all
 
 
+# The columns of "cpu ms/req": which process trees count where.
+CPU_COLS = ("pg", "app", "nginx", "wrk", "other")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
 class CpuMeter:
-    """Share of the machine's CPU used outside our process trees (other
-    programs on a shared machine, and kernel threads such as writeback)
-    while a measurement ran: a figure taken at 40 % other load is not
-    comparable with one taken on an idle machine."""
+    """CPU used while one measurement ran, per process tree, from
+    /proc/PID/stat (utime+stime, plus the children a process reaped):
+
+      pg     the postmaster and all its backends (and PgBouncer)
+      app    the responder under test: pwreset's supervisors with their
+             workers and mailers (or the Django peer, or hello)
+      nginx  nginx's master and workers
+      wrk    the load generator (wrk, or pgbench), a child of this
+             process, from getrusage(RUSAGE_CHILDREN)
+      other  busy CPU outside all of our trees: other programs on a
+             shared machine, kernel threads such as writeback
+
+    roots() gives {stack process name: pid}; the names pick the column.
+    This process and the SMTP sink count as ours but in no column."""
 
     def __init__(self, roots):
         self.roots = roots
+        self.ticks = dict.fromkeys(CPU_COLS, 0)
+        self.ours = 0.0
 
-    def _ours(self):
+    @staticmethod
+    def column(name):
+        if name in ("postgres", "pgbouncer"):
+            return "pg"
+        if name.startswith("pwreset") or name.startswith("peer") or \
+                name == "hello":
+            return "app"
+        if name == "nginx":
+            return "nginx"
+        return "bench"
+
+    def _sample(self):
         procs = _proc_times()
-        roots = set(p for p in self.roots() if p)
-        total = 0
+        roots = {os.getpid(): "bench"}
+        for name, pid in self.roots().items():
+            if pid:
+                roots[pid] = self.column(name)
+        by = dict.fromkeys(CPU_COLS + ("bench",), 0)
         for pid, (ppid, t) in procs.items():
             p, seen = pid, 0
             while p > 1 and seen < 64:
                 if p in roots:
-                    total += t
+                    by[roots[p]] += t
                     break
                 p = procs.get(p, (0, 0))[0]
                 seen += 1
-        return total
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # Reaped children: counted in "bench" too (our cutime), shown here.
+        by["wrk"] = (ru.ru_utime + ru.ru_stime) * CLK_TCK
+        return _busy_ticks(), by
 
     def start(self):
-        self.t0 = (_busy_ticks(), self._ours())
+        self.t0 = self._sample()
 
     def foreign(self):
-        """Foreign busy share of all CPUs since start(), in %."""
-        (b0, a0), o0 = self.t0
-        b1, a1 = _busy_ticks()
-        o1 = self._ours()
+        """Stop: foreign busy share of all CPUs since start(), in %;
+        self.ticks then holds each column's ticks."""
+        (b0, a0), g0 = self.t0
+        (b1, a1), g1 = self._sample()
+        d = {k: g1[k] - g0[k] for k in g1}
+        ours = sum(v for k, v in d.items() if k != "wrk")
+        self.ticks = {k: max(0, d[k]) for k in CPU_COLS if k != "other"}
+        self.ticks["other"] = max(0, (b1 - b0) - ours)
         if a1 <= a0:
             self.ours = 0.0
             return 0.0
-        self.ours = 100.0 * (o1 - o0) / (a1 - a0)
-        return max(0.0, 100.0 * ((b1 - b0) - (o1 - o0)) / (a1 - a0))
+        self.ours = 100.0 * ours / (a1 - a0)
+        return max(0.0, 100.0 * ((b1 - b0) - ours) / (a1 - a0))
+
+    def per_request(self, n):
+        """CPU milliseconds per request of each column (after foreign());
+        "total" is our four columns, without "other"."""
+        if not n:
+            return None
+        ms = {k: 1000.0 * self.ticks[k] / CLK_TCK / n for k in CPU_COLS}
+        ms["total"] = sum(ms[k] for k in CPU_COLS if k != "other")
+        return ms
+
+
+def cpu_median(cpus):
+    cpus = [c for c in cpus if c]
+    if not cpus:
+        return None
+    return {k: statistics.median(c[k] for c in cpus)
+            for k in CPU_COLS + ("total",)}
 
 
 # ---- the stack, with the hello responder behind the same nginx -------------
@@ -154,6 +230,11 @@ class BenchStack(stack.Stack):
         super().__init__(**kw)
         self.hello_bin = hello_bin
         self.hello_sock = os.path.join(self.run_dir, "hello.sock")
+        # nginx location blocks added by phases (the Django peer's).
+        self.extra_locations = []
+        # None: pwreset's locations pass to the stack's one socket; a list
+        # of sockets: to an upstream over them (round robin).
+        self.pwreset_upstream = None
 
     def nginx_conf(self):
         conf = super().nginx_conf()
@@ -161,10 +242,81 @@ class BenchStack(stack.Stack):
                "\t\t\tinclude /etc/nginx/fastcgi_params;\n"
                "\t\t\tfastcgi_pass unix:%s;\n"
                "\t\t}\n" % self.hello_sock)
+        for extra in self.extra_locations:
+            loc += extra if extra.endswith("\n") else extra + "\n"
         anchor = "\t\tlocation / { return 404; }"
         if anchor not in conf:
             raise stack.StackError("nginx_conf: no anchor for /hello/")
-        return conf.replace(anchor, loc + anchor)
+        conf = conf.replace(anchor, loc + anchor)
+        if self.pwreset_upstream:
+            up = "\tupstream pwreset_up {\n" + "".join(
+                "\t\tserver unix:%s;\n" % sock
+                for sock in self.pwreset_upstream) + "\t}\n"
+            old = "fastcgi_pass unix:%s;" % self.fcgi_sock
+            if old not in conf or "\tserver {" not in conf:
+                raise stack.StackError("nginx_conf: no anchor for upstream")
+            conf = conf.replace(old, "fastcgi_pass pwreset_up;")
+            conf = conf.replace("\tserver {", up + "\tserver {", 1)
+        return conf
+
+    def restart_nginx(self):
+        self.stop_nginx()
+        self.start_nginx()
+
+    # -- more pwreset supervisors on the same database --------------------
+
+    def extra_paths(self, name):
+        return (os.path.join(self.workdir, name + ".conf"),
+                os.path.join(self.run_dir, name + ".sock"),
+                os.path.join(self.workdir, name + ".log"))
+
+    def write_extra_config(self, name, overrides):
+        """NAME.conf: the stack's configuration plus overrides, written by
+        the stack's own write_config()."""
+        conf = self.extra_paths(name)[0]
+        saved = (self.conf_path, self.overrides)
+        try:
+            self.conf_path = conf
+            self.overrides = dict(self.overrides)
+            self.overrides.update(overrides or {})
+            self.write_config()
+        finally:
+            self.conf_path, self.overrides = saved
+        return conf
+
+    def check_config(self, conf):
+        """pwreset -n: (accepted, its message)."""
+        r = subprocess.run([self.pwreset_bin, "-n", "-c", conf],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=30)
+        return r.returncode == 0, (r.stderr or r.stdout).strip()
+
+    def start_extra_pwreset(self, name, overrides=None):
+        """Another supervisor with its own configuration, socket and log
+        (same database unless overrides say otherwise).  Readiness is up
+        to the caller, once nginx passes requests to it."""
+        conf = self.write_extra_config(name, overrides)
+        _, sock, logp = self.extra_paths(name)
+        with open(logp, "ab") as log_f:
+            p = subprocess.Popen(
+                ["spawn-fcgi", "-n", "-s", sock, "-M", "0666",
+                 "--", self.pwreset_bin, "-c", conf],
+                stdin=subprocess.DEVNULL, stdout=log_f, stderr=log_f,
+                start_new_session=True, cwd=self.workdir, env=self.env)
+        self.procs[name] = p
+        self.pids[name] = p.pid
+        deadline = time.monotonic() + 20
+        while not os.path.exists(sock):
+            if p.poll() is not None or time.monotonic() > deadline:
+                raise stack.StackError("%s did not start:\n%s"
+                                       % (name, stack.tail(logp)))
+            time.sleep(0.05)
+        return sock
+
+    def stop_extra_pwreset(self, name):
+        pid = self.pids.pop(name, None)
+        stack.stop_process(pid, "pwreset", proc=self.procs.pop(name, None),
+                           timeout=20)
 
     def start(self):
         super().start()
@@ -197,6 +349,8 @@ class BenchStack(stack.Stack):
         raise stack.StackError("hello not answering through nginx")
 
     def stop(self):
+        for name in [n for n in self.pids if n.startswith("pwreset-")]:
+            self.stop_extra_pwreset(name)
         pid = self.pids.pop("hello", None)
         stack.stop_process(pid, "hello", proc=self.procs.pop("hello", None),
                            timeout=10)
@@ -204,11 +358,11 @@ class BenchStack(stack.Stack):
 
     # -- pwreset's children ---------------------------------------------
 
-    def children(self):
+    def children(self, name="pwreset"):
         """(worker pids, mailer pid) of the running supervisor: workers
         share the supervisor's listening socket on fd 0; the mailer closed
         it."""
-        sup = self.pids["pwreset"]
+        sup = self.pids[name]
         with open("/proc/%d/task/%d/children" % (sup, sup)) as f:
             kids = [int(x) for x in f.read().split()]
         listen = os.readlink("/proc/%d/fd/0" % sup)
@@ -244,17 +398,24 @@ class Bench:
         self.notes = []
         self.url = "http://127.0.0.1:%d" % s.nginx_port
         self.workers, self.mailer = s.children()
-        self.meter = CpuMeter(lambda: [os.getpid()] + list(
-            self.s.pids.values()))
+        self.meter = CpuMeter(lambda: dict(self.s.pids))
         self.served = 0  # requests sent to pwreset since the idle RSS
 
     # -- table ----------------------------------------------------------
 
     def row(self, section, what, median_v, unit, runs=(), p50=None,
-            p99=None, foreign=None, note=""):
+            p99=None, foreign=None, note="", cpu=None):
         self.rows.append(dict(section=section, what=what, median=median_v,
                               unit=unit, runs=list(runs), p50=p50, p99=p99,
-                              foreign=foreign, note=note))
+                              foreign=foreign, note=note, cpu=cpu))
+
+    def series_row(self, section, what, r, unit, note=""):
+        """A row from a series() result."""
+        if r["bad"]:
+            note = ("%s; " % note if note else "") + \
+                "%d wrong answers" % r["bad"]
+        self.row(section, what, r["rate"], unit, r["runs"], r["p50"],
+                 r["p99"], r["foreign"], note=note, cpu=r["cpu"])
 
     # -- helpers ----------------------------------------------------------
 
@@ -269,17 +430,31 @@ class Bench:
         if self.mailer and stack.pid_alive(self.mailer):
             os.kill(self.mailer, signal.SIGCONT)
 
+    def quiesce(self, timeout=10.0):
+        """Wait until no other session runs a statement: when wrk stops,
+        requests that nginx had already passed on are still being
+        answered, and each may still write a token."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while quiet < 3 and time.monotonic() < deadline:
+            busy = self.sql("SELECT count(*) FROM pg_stat_activity WHERE "
+                            "state = 'active' AND pid <> pg_backend_pid() "
+                            "AND backend_type = 'client backend'")[0][0]
+            quiet = quiet + 1 if busy == 0 else 0
+            time.sleep(0.05)
+
     def fresh_tables(self):
         """Empty what step 1 writes, so series start from the same state
         (the mailer is paused and holds no lock: its statements are
         single-statement transactions)."""
+        self.quiesce()
         self.sql("TRUNCATE rate_limit, reset_token, mail_outbox")
         self.sql("VACUUM ANALYZE rate_limit, reset_token, mail_outbox")
 
-    def wrk(self, mode, path, conns, duration, extra=()):
+    def wrk(self, mode, path, conns, duration, extra=(), script=LUA):
         threads = max(1, min(NCPU, conns))
         cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % duration,
-               "--timeout", "10s", "-s", LUA, self.url + path, "--",
+               "--timeout", "10s", "-s", script, self.url + path, "--",
                mode, str(threads)] + [str(x) for x in extra]
         self.meter.start()
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL,
@@ -294,6 +469,7 @@ class Bench:
         res["rate"] = res["requests"] / (res["duration_us"] / 1e6)
         res["ok_rate"] = res["ok"] / (res["duration_us"] / 1e6)
         res["foreign"] = foreign
+        res["cpu"] = self.meter.per_request(res["requests"])
         if res["bad"] or res["socket_errors"] or res["timeouts"]:
             log("%s c=%d: %d unexpected answers (first: %s), %d socket "
                 "errors, %d timeouts" % (
@@ -302,16 +478,16 @@ class Bench:
         return res
 
     def series(self, label, mode, path, conns, extra=(), rate_key="rate",
-               count_served=False):
+               count_served=False, script=LUA):
         runs = []
         for i in range(self.a.runs):
-            r = self.wrk(mode, path, conns, self.a.duration, extra)
+            r = self.wrk(mode, path, conns, self.a.duration, extra, script)
             if count_served:
                 self.served += r["requests"]
             log("%s c=%d run %d: %.0f req/s p50 %.1f ms p99 %.1f ms "
-                "(other CPU %.0f%%)" % (label, conns, i + 1, r[rate_key],
-                                          r["p50_us"] / 1e3,
-                                          r["p99_us"] / 1e3, r["foreign"]))
+                "cpu %s ms/req (other CPU %.0f%%)" % (
+                    label, conns, i + 1, r[rate_key], r["p50_us"] / 1e3,
+                    r["p99_us"] / 1e3, fmt_cpu(r["cpu"]), r["foreign"]))
             runs.append(r)
         return dict(
             rate=median([r[rate_key] for r in runs]),
@@ -319,6 +495,7 @@ class Bench:
             p50=median([r["p50_us"] / 1e3 for r in runs]),
             p99=median([r["p99_us"] / 1e3 for r in runs]),
             foreign=median([r["foreign"] for r in runs]),
+            cpu=cpu_median([r["cpu"] for r in runs]),
             bad=sum(r["bad"] for r in runs),
             requests=sum(r["requests"] for r in runs),
             exhausted=sum(r.get("exhausted", 0) for r in runs))
@@ -381,15 +558,36 @@ class Bench:
         for c in self.a.conns:
             r = self.series("hello", "hello", HELLO_PATH, c,
                             self.step1_extra(self.a.members))
-            self.row("ceiling", "transport: nginx → libfcgi hello",
-                     r["rate"], "req/s @%d" % c, r["runs"], r["p50"], r["p99"],
-                     r["foreign"])
+            self.series_row("ceiling", "transport: nginx → libfcgi hello",
+                            r, "req/s @%d" % c)
             self.transport[c] = r["rate"]
 
+    # One step-1 request as pgbench runs it: the store's statements, in
+    # order, each as (when, statement name, {$n: pgbench expression}).
+    # when is "all", "known" (the member exists: :known) or "unknown".
+    # Consecutive rows with the same condition share one \if block.
+    # Variables: :addr (one of ADDRS addresses), :n (member number),
+    # :tok (token), and the -D values of pgbench() (:window, :ttl, :kind,
+    # :rcpt, :subject, :msg, :idlimit).  To follow a change of step 1's
+    # statements, edit this table only.
+    STEP1_STATEMENTS = [
+        ("all", "ratelimit_hit", {
+            1: "sha256(int8send(:addr))", 2: ":window", 3: "1"}),
+        ("known", "member_by_username", {1: "('bench' || :n::text)"}),
+        ("known", "reset_issue_limited", {
+            1: ":n", 2: "sha256(int8send(:tok))", 3: ":ttl", 4: ":kind",
+            5: ":rcpt", 6: ":subject", 7: ":msg",
+            8: "sha256(int8send(:n))", 9: ":idlimit", 10: ":window"}),
+        ("unknown", "member_by_username", {1: "('nobody' || :n::text)"}),
+        ("unknown", "ratelimit_hit", {
+            1: "sha256(int8send(-:n::bigint))", 2: ":window", 3: "1"}),
+    ]
+
     def pgbench_script(self):
+        plan = self.STEP1_STATEMENTS
+        names = sorted(set(name for _, name, _ in plan))
         out = subprocess.run(
-            [os.path.join(self.bin, "sqldump"), "ratelimit_hit",
-             "member_by_username", "reset_issue_limited"],
+            [os.path.join(self.bin, "sqldump")] + names,
             capture_output=True, text=True, check=True).stdout
         sqls = dict(line.split("\t", 1) for line in out.splitlines())
         # pgbench takes every ":name" for a variable, even inside a string
@@ -399,39 +597,39 @@ class Bench:
             sqls[k] = sqls[k].replace(
                 "HH24:MI:SS", "HH24' || chr(58) || 'MI' || chr(58) || 'SS")
 
-        def bind(sql, mapping):
-            # $n → a pgbench variable or expression; longest number first
-            # is implied by matching whole numbers.
-            return re.sub(r"\$(\d+)", lambda m: mapping[int(m.group(1))],
-                          sql)
+        def bind(name, mapping):
+            # $n → a pgbench variable or expression (whole numbers match,
+            # so $1 never eats the start of $10).
+            def one(m):
+                n = int(m.group(1))
+                if n not in mapping:
+                    raise RuntimeError("pgbench_script: %s has $%d, not "
+                                       "bound in STEP1_STATEMENTS"
+                                       % (name, n))
+                return mapping[n]
+            return re.sub(r"\$(\d+)", one, sqls[name])
 
-        hit_addr = bind(sqls["ratelimit_hit"], {
-            1: "sha256(int8send(:addr))", 2: ":window", 3: "1"})
-        hit_id = bind(sqls["ratelimit_hit"], {
-            1: "sha256(int8send(-:n::bigint))", 2: ":window", 3: "1"})
-        find_known = bind(sqls["member_by_username"], {
-            1: "('bench' || :n::text)"})
-        find_unknown = bind(sqls["member_by_username"], {
-            1: "('nobody' || :n::text)"})
-        issue = bind(sqls["reset_issue_limited"], {
-            1: ":n", 2: "sha256(int8send(:tok))", 3: ":ttl", 4: ":kind",
-            5: ":rcpt", 6: ":subject", 7: ":msg",
-            8: "sha256(int8send(:n))", 9: ":idlimit", 10: ":window"})
-        return "\n".join([
-            "-- generated by test/bench/bench.py from the statement tables of sql/",
+        lines = [
+            "-- generated by test/bench/bench.py from the statement tables "
+            "of sql/",
             "\\set addr random(0, %d)" % (ADDRS - 1),
             "\\set n random(1, :members)",
             "\\set known random(1, 100) <= :known_pct",
+            "\\set unknown NOT :known",
             "\\set tok random(1, 9223372036854775806)",
-            hit_addr + ";",
-            "\\if :known",
-            find_known + ";",
-            issue + ";",
-            "\\else",
-            find_unknown + ";",
-            hit_id + ";",
-            "\\endif",
-            ""])
+        ]
+        open_when = "all"
+        for when, name, mapping in plan:
+            if when != open_when:
+                if open_when != "all":
+                    lines.append("\\endif")
+                if when != "all":
+                    lines.append("\\if :%s" % when)
+                open_when = when
+            lines.append(bind(name, mapping) + ";")
+        if open_when != "all":
+            lines.append("\\endif")
+        return "\n".join(lines + [""])
 
     def pgbench(self, clients, script, pgoptions=None):
         env = dict(os.environ)
@@ -457,9 +655,13 @@ class Bench:
         foreign = self.meter.foreign()
         m = re.search(r"^tps = ([0-9.]+) \(without initial", r.stdout, re.M)
         lat = re.search(r"^latency average = ([0-9.]+) ms", r.stdout, re.M)
+        n = re.search(r"^number of transactions actually processed: (\d+)",
+                      r.stdout, re.M)
         if r.returncode != 0 or not m:
             raise RuntimeError("pgbench failed (%d):\n%s%s" % (
                 r.returncode, r.stdout, r.stderr))
+        self.pgbench_cpu = self.meter.per_request(
+            int(n.group(1)) if n else 0)
         return float(m.group(1)), float(lat.group(1)) if lat else None, \
             foreign
 
@@ -494,18 +696,21 @@ class Bench:
         for label, opts, clients in variants:
             for c in clients:
                 self.fresh_tables()
-                runs, lats, fs = [], [], []
+                runs, lats, fs, cpus = [], [], [], []
                 for i in range(self.a.runs):
                     tps, lat, foreign = self.pgbench(c, script, opts)
-                    log("%s c=%d run %d: %.0f TPS, %.2f ms avg (other CPU "
-                        "%.0f%%)" % (label, c, i + 1, tps, lat or 0,
-                                     foreign))
+                    cpus.append(self.pgbench_cpu)
+                    log("%s c=%d run %d: %.0f TPS, %.2f ms avg, cpu %s "
+                        "ms/transaction (other CPU %.0f%%)" % (
+                            label, c, i + 1, tps, lat or 0,
+                            fmt_cpu(cpus[-1]), foreign))
                     runs.append(tps)
                     lats.append(lat)
                     fs.append(foreign)
                 self.row("ceiling", label, median(runs),
                          "TPS @%d" % c, runs, foreign=median(fs),
-                         note="avg %.2f ms" % median(lats))
+                         note="avg %.2f ms" % median(lats),
+                         cpu=cpu_median(cpus))
                 if opts is None:
                     self.database[c] = median(runs)
                 else:
@@ -540,12 +745,9 @@ class Bench:
                 count_served=True)
             self.step1_requests += self.step1[c]["requests"]
         for c in self.a.conns:
-            r = self.step1[c]
-            self.row("pwreset", "step 1, %d%% known, %d members"
-                     % (self.a.known_pct, self.a.members), r["rate"],
-                     "req/s @%d" % c, r["runs"], r["p50"], r["p99"],
-                     r["foreign"],
-                     note="%d wrong answers" % r["bad"] if r["bad"] else "")
+            self.series_row("pwreset", "step 1, %d%% known, %d members"
+                            % (self.a.known_pct, self.a.members),
+                            self.step1[c], "req/s @%d" % c)
 
     def phase_rss_topup(self):
         target = self.a.rss_requests
@@ -560,19 +762,25 @@ class Bench:
             self.served += r["requests"]
             log("top-up to %d requests: %d so far" % (target, self.served))
 
-    def phase_step2(self):
+    # Series of step 2 over the whole run (the two variants, then the
+    # default one again with fsync on): each gets its share of the members.
+    STEP2_SERIES = 3
+
+    def phase_step2(self, variants=None, note=""):
         """Password changes with fresh tokens, the default request (the
         change-password mail is sent before the answer) and one with
         notify-async=true, run by run in turn so both see the same
-        machine."""
-        variants = [("step 2, mail sent before the answer (default)", ""),
-                    ("step 2, notify-async=true", "&notify-async=true")]
+        machine.  Returns {label: median changes/s}."""
+        if variants is None:
+            variants = [("step 2, mail sent before the answer (default)",
+                         ""),
+                        ("step 2, notify-async=true", "&notify-async=true")]
         need = int(max(200, (self.argon2 or 100) * self.a.duration * 2.5))
         per_run = min(need, self.a.members //
-                      max(1, self.a.runs * len(variants)))
+                      max(1, self.a.runs * self.STEP2_SERIES))
         conns = self.a.step2_conns
         res = {v[0]: [] for v in variants}
-        next_member = 1
+        next_member = self.next_member
         for i in range(self.a.runs):
             for label, extra in variants:
                 path = os.path.join(self.workdir, "tokens.txt")
@@ -585,7 +793,11 @@ class Bench:
                         f.write("bench%d %s\n" % (n, tok))
                 next_member += per_run
                 # Fresh tokens, stored as step 1 stores them (SHA-256 of
-                # the token's text), one per member, valid for an hour.
+                # the token's text), one per member, valid for an hour;
+                # a live token a step-1 row left for one of them goes.
+                self.quiesce()
+                self.sql("DELETE FROM reset_token WHERE member_id = "
+                         "ANY(%s::bigint[])", ([r[0] for r in rows],))
                 self.sql("INSERT INTO reset_token (member_id, token_hash, "
                          "expires_at) SELECT *, now() + interval '1 hour' "
                          "FROM unnest(%s::bigint[], %s::bytea[])",
@@ -601,18 +813,22 @@ class Bench:
                         r["p99_us"] / 1e3, r["foreign"],
                         " — RAN OUT OF TOKENS" if r["exhausted"] else ""))
                 res[label].append(r)
-        self.step2 = {}
+        self.next_member = next_member
+        out = {}
         for label, _ in variants:
             rs = res[label]
             bad = sum(r["bad"] for r in rs)
-            self.step2[label] = median([r["ok_rate"] for r in rs])
-            self.row("pwreset", label, self.step2[label],
+            out[label] = median([r["ok_rate"] for r in rs])
+            notes = [x for x in (note, "%d answers not password-changed"
+                                 % bad if bad else "") if x]
+            self.row("pwreset", label, out[label],
                      "changes/s @%d" % conns, [r["ok_rate"] for r in rs],
                      median([r["p50_us"] / 1e3 for r in rs]),
                      median([r["p99_us"] / 1e3 for r in rs]),
                      median([r["foreign"] for r in rs]),
-                     note="%d answers not password-changed" % bad
-                     if bad else "")
+                     note="; ".join(notes),
+                     cpu=cpu_median([r["cpu"] for r in rs]))
+        return out
 
     def seal(self, kind, rcpt, text):
         """The outbox text as pwreset stores it (core/outbox.h): "v1:" +
@@ -682,11 +898,225 @@ class Bench:
         r = self.series("step1-1M", "step1", STEP1_PATH, 32,
                         self.step1_extra(big), count_served=True)
         self.big_requests = r["requests"]
-        self.row("pwreset", "step 1, %d%% known, %d members"
-                 % (self.a.known_pct, big), r["rate"], "req/s @32",
-                 r["runs"], r["p50"], r["p99"], r["foreign"],
-                 note="load %.0f s" % t)
+        self.series_row("pwreset", "step 1, %d%% known, %d members"
+                        % (self.a.known_pct, big), r, "req/s @32",
+                        note="load %.0f s" % t)
         self.big = r["rate"]
+
+    # -- the rows of issue 16 ------------------------------------------------
+
+    def warm(self, seconds=2):
+        """Unrecorded step-1 load, after a restart, so every worker has
+        (re)connected and prepared its statements."""
+        r = self.wrk("step1", STEP1_PATH, 32, seconds,
+                     self.step1_extra(self.members_now))
+        return r["requests"]
+
+    def phase_one_address(self):
+        """Step 1 at 32 connections, every request from the same
+        X-Forwarded-For address: one hot per-address row, as behind a
+        proxy that does not pass the client's address on (the limits are
+        raised, so it never answers 0108)."""
+        self.fresh_tables()
+        r = self.series("step1-one-address", "step1", STEP1_PATH, 32,
+                        [self.members_now, self.a.known_pct, 1],
+                        count_served=True)
+        self.one_address = r["rate"]
+        self.series_row("pwreset", "step 1, one X-Forwarded-For address "
+                        "for all requests", r, "req/s @32",
+                        note="spread row: %d addresses" % ADDRS)
+
+    def log_posts(self, path, start=0):
+        """Requests a supervisor's log counts from offset start."""
+        n = 0
+        with open(path, "rb") as f:
+            f.seek(start)
+            for line in f:
+                if b" info: POST " in line:
+                    n += 1
+        return n
+
+    def phase_two_supervisors(self):
+        """A second supervisor (own configuration, socket and log; same
+        database and settings) behind the same nginx, which passes
+        step 1 round robin to both."""
+        name = "pwreset-2"
+        s = self.s
+        sock = s.start_extra_pwreset(name)
+        try:
+            _, mailer2 = s.children(name)
+            if mailer2:
+                os.kill(mailer2, signal.SIGSTOP)
+            s.pwreset_upstream = [s.fcgi_sock, sock]
+            s.restart_nginx()
+            self.warm()
+            logs = [s.log_path, s.extra_paths(name)[2]]
+            starts = [os.path.getsize(p) for p in logs]
+            self.fresh_tables()
+            r = self.series("step1-two-supervisors", "step1", STEP1_PATH, 32,
+                            self.step1_extra(self.members_now))
+            counts = [self.log_posts(p, o) for p, o in zip(logs, starts)]
+            total = sum(counts) or 1
+            self.two_supervisors = r["rate"]
+            self.series_row(
+                "pwreset", "step 1, two supervisors on one database", r,
+                "req/s @32", note="shares: first %.0f %%, second %.0f %% "
+                "(from their logs)" % (100.0 * counts[0] / total,
+                                       100.0 * counts[1] / total))
+            if mailer2:
+                os.kill(mailer2, signal.SIGCONT)
+        finally:
+            s.pwreset_upstream = None
+            s.restart_nginx()
+            s.stop_extra_pwreset(name)
+
+    def pg_restart(self, durable):
+        """Restart PostgreSQL (same data), durable or with test/stack.py's
+        fast settings; pwreset's sessions reconnect at their next call."""
+        self.quiesce()
+        self.s.pg_durable = durable
+        self.s.stop_pg()
+        self.s.start_pg_server()
+        # A worker that failed to connect while the server went down
+        # waits before it tries again (and answers 0503 meanwhile): wait
+        # until a run of requests succeeds, so no row sees that pause.
+        deadline = time.monotonic() + 30
+        good = 0
+        while good < 4 * len(self.workers) and time.monotonic() < deadline:
+            r = self.s.post(STEP1_PATH, {"member-username": "bench1"})
+            good = good + 1 if r.status == 200 else 0
+            if r.status != 200:
+                time.sleep(0.1)
+        row = self.sql("SELECT current_setting('fsync'), "
+                       "current_setting('synchronous_commit'), "
+                       "current_setting('full_page_writes')")[0]
+        return "fsync=%s, synchronous_commit=%s, full_page_writes=%s" % row
+
+    def phase_durable(self):
+        """Step 1 at 32 connections and step 2's default request, with
+        PostgreSQL at its defaults (every commit waits for its WAL flush);
+        then back to the fast settings of the other rows."""
+        shown = self.pg_restart(True)
+        log("PostgreSQL restarted: " + shown)
+        try:
+            self.served += self.warm()
+            self.fresh_tables()
+            r = self.series("step1-fsync-on", "step1", STEP1_PATH, 32,
+                            self.step1_extra(self.members_now),
+                            count_served=True)
+            self.durable_step1 = r["rate"]
+            self.series_row("pwreset", "step 1, PostgreSQL durable", r,
+                            "req/s @32", note="SHOW: " + shown)
+            self.fresh_tables()
+            out = self.phase_step2(
+                [("step 2, default, PostgreSQL durable", "")],
+                note="SHOW: " + shown)
+            self.durable_step2 = next(iter(out.values()))
+        finally:
+            back = self.pg_restart(False)
+            log("PostgreSQL restarted: " + back)
+            self.notes.append("PostgreSQL for all other rows (SHOW): "
+                              + back)
+        self.served += self.warm()
+
+    def phase_pgbouncer(self):
+        """Step 1 at 32 connections through a supervisor whose [database]
+        conninfo points at PgBouncer in transaction pooling mode, with
+        [database] pooling = transaction.  Skipped, with a note, until
+        test/pgbouncer.py and the configuration key exist."""
+        label = "step 1, through PgBouncer (transaction pooling)"
+        try:
+            import pgbouncer
+        except ImportError as e:
+            self.notes.append("PgBouncer row not available: %s" % e)
+            return
+        name = "pwreset-pgbouncer"
+        s = self.s
+        pgb = pgbouncer.PgBouncer(os.path.join(self.workdir, "pgbouncer"),
+                                  s.pg_sock, s.pg_port, dbname="pwreset")
+        pgb.start()
+        try:
+            s.pids["pgbouncer"] = pgb.pid
+            overrides = {("database", "conninfo"): pgb.conninfo("pwreset"),
+                         ("database", "pooling"): "transaction"}
+            ok, why = s.check_config(s.write_extra_config(name, overrides))
+            if not ok:
+                self.notes.append("PgBouncer row not available: pwreset -n "
+                                  "refuses the configuration: %s" % why)
+                return
+            sock = s.start_extra_pwreset(name, overrides)
+            _, mailer = s.children(name)
+            if mailer:
+                os.kill(mailer, signal.SIGSTOP)
+            s.pwreset_upstream = [sock]
+            s.restart_nginx()
+            self.warm()
+            self.fresh_tables()
+            r = self.series("step1-pgbouncer", "step1", STEP1_PATH, 32,
+                            self.step1_extra(self.members_now))
+            self.pgbouncer = r["rate"]
+            self.series_row("pwreset", label, r, "req/s @32",
+                            note="its own supervisor; PgBouncer's CPU in "
+                            "the pg column")
+            if mailer:
+                os.kill(mailer, signal.SIGCONT)
+        finally:
+            if s.pwreset_upstream:
+                s.pwreset_upstream = None
+                s.restart_nginx()
+            s.stop_extra_pwreset(name)
+            s.pids.pop("pgbouncer", None)
+            pgb.stop()
+
+    # The Django peer's step 1: nginx passes PEER_LOCATION to it; wrk runs
+    # peer.wrk_script() with the arguments of load.lua's step-1 mode plus
+    # the CSRF cookie and token:  MODE NTHREADS MEMBERS KNOWN_PCT ADDRS
+    # COOKIE TOKEN, and reads the same "BENCH {json}" line from its done().
+    PEER_LOCATION = "/django/"
+
+    def phase_peer(self):
+        """Step 1 of the Django peer (test/bench/peer.py) on the same
+        stack, stock and with the indexes pwreset has, at 32 connections.
+        Skipped, with a note, when the module is missing."""
+        try:
+            import peer
+        except ImportError as e:
+            self.notes.append("Django peer rows not available: %s" % e)
+            return
+        s = self.s
+        p = peer.DjangoPeer(os.path.join(self.workdir, "peer"), s.pg_sock,
+                            s.pg_port, s.smtp_port, NCPU)
+        try:
+            p.prepare(self.members_now)
+            p.start(indexed=False)
+            s.extra_locations.append(p.nginx_location(self.PEER_LOCATION))
+            s.restart_nginx()
+            path = getattr(p, "step1_path", self.PEER_LOCATION)
+            for indexed in (False, True):
+                if indexed:
+                    p.restart(indexed=True)
+                for i, pid in enumerate(p.pids()):
+                    s.pids["peer%d" % i] = pid
+                cookie, token = p.csrf()
+                self.fresh_tables()
+                r = self.series("peer%s" % ("-indexed" if indexed else ""),
+                                "step1", path, 32,
+                                self.step1_extra(self.members_now) +
+                                [cookie, token], script=p.wrk_script())
+                self.series_row(
+                    "peer", "Django peer step 1, %s" % (
+                        "with pwreset's indexes" if indexed else "stock"),
+                    r, "req/s @32")
+                self.peer[indexed] = r["rate"]
+                for k in [k for k in s.pids if k.startswith("peer")]:
+                    s.pids.pop(k)
+        finally:
+            for k in [k for k in s.pids if k.startswith("peer")]:
+                s.pids.pop(k)
+            p.stop()
+            if s.extra_locations:
+                s.extra_locations = []
+                s.restart_nginx()
 
     # -- the whole run --------------------------------------------------------
 
@@ -694,6 +1124,10 @@ class Bench:
         self.workdir = workdir
         self.transport, self.database, self.database_custom = {}, {}, {}
         self.argon2 = self.step2 = self.big = None
+        self.one_address = self.two_supervisors = self.pgbouncer = None
+        self.durable_step1 = self.durable_step2 = None
+        self.peer = {}
+        self.next_member = 1  # step 2's next member without a token
         self.step1 = {}
         self.step1_requests = 0
         self.members_now = self.a.members
@@ -719,11 +1153,17 @@ class Bench:
         self.phase_database(workdir)
         snap("pgbench (default settings, then pwreset's)")
         self.phase_argon2()
-        self.phase_step2()
+        self.step2 = self.phase_step2()
         rss_step2 = self.rss()
         served_step2 = self.served_per_worker()
         snap("pwreset step 2")
         self.phase_mailer()
+        self.phase_one_address()
+        self.phase_two_supervisors()
+        self.phase_durable()
+        self.phase_pgbouncer()
+        self.phase_peer()
+        snap("one address, two supervisors, fsync on, PgBouncer, peer")
         # The 32-connection series comes last, so the 1M-member series
         # that it is compared with follows it as closely as possible.
         self.phase_step1()
@@ -742,6 +1182,12 @@ class Bench:
         time.sleep(RSS_IDLE_WAIT_S)
         rss_end = self.rss()
 
+        # For the target: idle again against the sample after the
+        # warm-up, the first after step-1 load (the busy samples hold
+        # Argon2's block or not, whatever the worker last did).
+        self.rss_final = {
+            p: (rss_end.get(p), (rss_end.get(p) or 0) -
+                (rss_warm.get(p) or 0)) for p in self.workers}
         for p in self.workers:
             self.row("pwreset", "worker %d VmRSS: idle, warm, after step 2, "
                      "after %d requests, idle again" % (
@@ -771,40 +1217,87 @@ class Bench:
                     counts[p] = counts.get(p, 0) + 1
         return counts
 
+    def target(self, what, value, unit, goal, higher=True, note=""):
+        """A ratio row with its target and whether this run met it."""
+        if value is None:
+            self.row("ratio", what, None, unit,
+                     note="target %s %s: not measured%s" % (
+                         "≥" if higher else "≤", fmt_num(goal),
+                         "; " + note if note else ""))
+            return
+        met = value >= goal if higher else value <= goal
+        self.row("ratio", what, value, unit, note="target %s %s: %s%s" % (
+            "≥" if higher else "≤", fmt_num(goal),
+            "met" if met else "MISSED", "; " + note if note else ""))
+
     def ratios(self):
         db = max(self.database.values()) if self.database else None
         db_c = max(self.database, key=self.database.get) \
             if self.database else None
+        r32 = self.step1.get(32) or {}
+        s1 = r32.get("rate")
+
+        def ratio(a, b):
+            return a / b if a and b else None
+
         for c in self.a.conns:
-            s1 = self.step1.get(c, {}).get("rate")
+            rate = self.step1.get(c, {}).get("rate")
             tr = self.transport.get(c)
-            if s1 and tr and db:
-                ceil = min(tr, db)
-                self.row("ratio", "step 1 @%d ÷ min(transport @%d, "
-                         "database best @%d)" % (c, c, db_c),
-                         100.0 * s1 / ceil, "%",
-                         note="target ≥ 80 % of the database ceiling")
+            if rate and tr and db:
+                self.target("step 1 @%d ÷ min(transport @%d, database best "
+                            "@%d)" % (c, c, db_c), rate / min(tr, db), "×",
+                            0.80)
                 # On one machine the web server, pwreset and PostgreSQL
                 # share the CPUs: each request pays for both ceilings'
                 # work, so the reachable rate is their harmonic sum.
-                self.row("ratio", "step 1 @%d ÷ shared-CPU ceiling "
-                         "1/(1/transport + 1/database)" % c,
-                         100.0 * s1 * (1 / tr + 1 / db), "%",
-                         note="what is left for pwreset's own work")
+                self.target("step 1 @%d ÷ shared-CPU ceiling "
+                            "1/(1/transport + 1/database)" % c,
+                            rate * (1 / tr + 1 / db), "×", 0.70)
+        cpu = r32.get("cpu")
+        self.target("step 1 @32: CPU per request, pg + pwreset + nginx + "
+                    "wrk", cpu["total"] if cpu else None, "ms",
+                    STEP1_CPU_BASELINE_MS / 2, higher=False,
+                    note="half of the %.3f ms measured before issue 16"
+                    % STEP1_CPU_BASELINE_MS)
+        self.target("step 1 @32 ÷ Django peer with indexes @32",
+                    ratio(s1, self.peer.get(True)), "×", 3.0)
+        if self.peer.get(False):
+            self.row("ratio", "step 1 @32 ÷ Django peer stock @32",
+                     ratio(s1, self.peer.get(False)), "×")
+        self.target("step 1 @32: one address ÷ %d addresses" % ADDRS,
+                    ratio(self.one_address, s1), "×", 0.80)
+        self.target("step 1 @32: fsync on ÷ fsync off",
+                    ratio(self.durable_step1, s1), "×", 0.90)
         for label, rate in (self.step2 or {}).items():
-            if rate and self.argon2:
-                self.row("ratio", label.replace("step 2, ", "step 2 (") +
-                         ") ÷ raw Argon2", 100.0 * rate / self.argon2, "%",
-                         note="target ≥ 90 %")
-        r32 = self.step1.get(32)
-        if r32 and r32.get("p50"):
-            self.row("ratio", "step 1 p99 ÷ p50 @32", r32["p99"] / r32["p50"],
-                     "×", note="target ≤ 3")
-        if self.big and r32:
-            self.row("ratio", "step 1 @32: %d ÷ %d members"
-                     % (self.a.big_members, self.a.members),
-                     100.0 * self.big / r32["rate"], "%",
-                     note="target ≥ 90 %")
+            self.target(label.replace("step 2, ", "step 2 (") +
+                        ") ÷ raw Argon2", ratio(rate, self.argon2), "×",
+                        0.90)
+        self.target("step 2 (default, fsync on) ÷ raw Argon2",
+                    ratio(self.durable_step2, self.argon2), "×", 0.90)
+        self.target("step 1 p99 ÷ p50 @32", ratio(r32.get("p99"),
+                                                  r32.get("p50")),
+                    "×", 3.0, higher=False)
+        if self.two_supervisors:
+            self.row("ratio", "step 1 @32: two supervisors ÷ one",
+                     ratio(self.two_supervisors, s1), "×",
+                     note="same 2 CPUs: shows the shared database works, "
+                     "not more throughput")
+        if self.pgbouncer:
+            self.row("ratio", "step 1 @32: through PgBouncer ÷ direct",
+                     ratio(self.pgbouncer, s1), "×")
+        if self.big and s1:
+            self.target("step 1 @32: %d ÷ %d members"
+                        % (self.a.big_members, self.a.members),
+                        ratio(self.big, s1), "×", 0.90)
+        rss = getattr(self, "rss_final", {})
+        if rss:
+            worst = max((v[0] or 0) for v in rss.values())
+            growth = max(v[1] for v in rss.values())
+            self.target("worker VmRSS idle again, largest worker",
+                        worst / 1024.0, "MiB", 8.0, higher=False)
+            self.target("worker VmRSS idle again − warm, largest growth",
+                        growth, "KiB", RSS_GROWTH_NOISE_KIB,
+                        higher=False, note="no growth beyond page noise")
 
     # -- output ------------------------------------------------------------
 
@@ -817,9 +1310,12 @@ class Bench:
             return "%.1f" % v if abs(v) >= 10 else "%.2f" % v
 
         head = ("section", "measure", "median", "unit", "p50 ms", "p99 ms",
-                "runs", "other CPU", "note")
+                "runs", "other CPU",
+                "cpu ms/req: pg/app/nginx/wrk/other = total", "note")
+
         def order(r):
-            sec = ("ceiling", "pwreset", "ratio").index(r["section"])
+            sec = ("ceiling", "pwreset", "peer", "ratio").index(
+                r["section"])
             kind = next((i for i, k in enumerate(
                 ("step 1", "step 2", "mailer", "worker"))
                 if r["what"].startswith(k)), 0)
@@ -832,7 +1328,7 @@ class Bench:
                 r["unit"], fmt(r["p50"]), fmt(r["p99"]),
                 " ".join(fmt(x, r["unit"]) for x in r["runs"]),
                 "" if r["foreign"] is None else "%.0f%%" % r["foreign"],
-                r["note"]))
+                fmt_cpu(r["cpu"]), r["note"]))
         widths = [max(len(str(x[i])) for x in lines + [head])
                   for i in range(len(head))]
         right = {2, 4, 5, 7}
@@ -862,8 +1358,20 @@ class Bench:
               "t=2 p=1, workers = %d = CPUs, log level info) except:" % NCPU)
         for w in DEVIATION_WHY:
             print("  - " + w)
+        print("cpu ms/req: CPU milliseconds per request (per transaction "
+              "in the pgbench rows) from /proc/PID/stat before and after "
+              "each run: pg = the postmaster's tree (all backends, and "
+              "PgBouncer); app = the responder (pwreset's supervisors, "
+              "workers and mailers; hello in the transport rows; the "
+              "peer in its rows); nginx = master and workers; wrk = the "
+              "load generator (pgbench in the database rows); other = "
+              "busy CPU outside the benchmark's processes; total = pg + "
+              "app + nginx + wrk (the SMTP sink and this driver are in no "
+              "column).")
         print("PostgreSQL as test/stack.py starts it (fsync=off, "
-              "synchronous_commit=off). The mailer process is paused "
+              "synchronous_commit=off, full_page_writes=off) except in "
+              "the rows marked durable (its defaults, shown by SHOW in "
+              "their note). The mailer process is paused "
               "(SIGSTOP) except in the mailer row; step 2's default request "
               "still mails from the worker before answering. 'other CPU' "
               "is the share of all CPUs used outside the benchmark's "

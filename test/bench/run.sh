@@ -8,8 +8,10 @@
 # (hello.c, argon2rate.c, sqldump.c) with cc, then runs bench.py, which
 # starts the real stack on loopback, measures and prints the table.
 # Durations and sizes: BENCH_* variables or options, see README.md.
+# Prints the whole runner's time (install, build, measurements) last.
 set -euo pipefail
 
+START=$(date +%s)
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BUILD=${PWRESET_BUILD:-$ROOT/build-bench}
@@ -45,4 +47,9 @@ cc $CFLAGS -o "$BIN/argon2rate" test/bench/argon2rate.c -largon2
 cc $CFLAGS -I. -I"$(pg_config --includedir)" -o "$BIN/sqldump" \
 	test/bench/sqldump.c "$BUILD/sql/libpwr_sql.a" -lpq
 
+BUILT=$(date +%s)
+
 /usr/bin/python3 test/bench/bench.py --build "$BUILD" --bindir "$BIN" "$@"
+END=$(date +%s)
+echo "run.sh: the whole runner took $((END - START)) s" \
+	"(install and build $((BUILT - START)) s, measurements $((END - BUILT)) s)"
