@@ -428,10 +428,10 @@ def settle_stats(peer, url):
     time.sleep(0.5)
 
 
-def selftest(duration=5, conns=32, members=1000):
+def selftest(duration=5, conns=32, members=1000, workers=None):
     work = tempfile.mkdtemp(prefix="pwreset-peer-")
     os.chmod(work, 0o711)
-    s = PeerStack(os.path.join(work, "peer"),
+    s = PeerStack(os.path.join(work, "peer"), workers=workers,
                   workdir=os.path.join(work, "stack"))
     try:
         s.start()
@@ -502,12 +502,12 @@ def selftest(duration=5, conns=32, members=1000):
             print("%s @%d, %d s: %.0f req/s, p50 %.1f ms, p99 %.1f ms; "
                   "%d requests, %d mails; auth_user seq_scan %d idx_scan "
                   "%d (%.2f / %.2f per request); errors: socket %d, "
-                  "timeouts %d" % (
+                  "timeouts %d; load average %.1f" % (
                       name, conns, duration, r["rate"], r["p50_us"] / 1e3,
                       r["p99_us"] / 1e3, n, mails, sc1[0] - sc0[0],
                       sc1[1] - sc0[1], (sc1[0] - sc0[0]) / max(n, 1),
                       (sc1[1] - sc0[1]) / max(n, 1), r["socket_errors"],
-                      r["timeouts"]))
+                      r["timeouts"], os.getloadavg()[0]))
             if indexed:
                 assert "Index Scan" in peer.lookup_plan() or \
                     "Bitmap" in peer.lookup_plan()
@@ -528,7 +528,8 @@ def main(argv):
         env = os.environ.get
         return selftest(duration=int(env("PEER_DURATION", "5")),
                         conns=int(env("PEER_CONNS", "32")),
-                        members=int(env("PEER_MEMBERS", "1000")))
+                        members=int(env("PEER_MEMBERS", "1000")),
+                        workers=int(env("PEER_WORKERS", "0")) or None)
     print(__doc__, file=sys.stderr)
     return 2
 
