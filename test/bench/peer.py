@@ -107,6 +107,10 @@ class DjangoPeer:
         os.makedirs(self.workdir, exist_ok=True)
         # nginx's workers (nobody) connect to the socket in here.
         os.chmod(self.workdir, 0o711)
+        if not stack.reachable_by("nobody", self.workdir):
+            raise PeerError("%s: nginx's workers (nobody) cannot reach "
+                            "it; use a directory below /tmp"
+                            % self.workdir)
         self.pg_sock_dir = pg_sock_dir
         self.pg_port = pg_port
         self.smtp_port = smtp_port
@@ -166,7 +170,10 @@ class DjangoPeer:
         """(Re)create database `peer` on the same cluster, run Django's
         migrations, insert users bench1..bench<members> with the addresses
         bench.py gives pwreset's members (bench<i>@example.test), active,
-        with a usable password hash; ANALYZE."""
+        with a usable password hash; ANALYZE.  Before start(): a running
+        peer would hold connections to the database it drops."""
+        if self.proc is not None:
+            raise PeerError("prepare: stop the peer first")
         self.sql("DROP DATABASE IF EXISTS %s" % self.db, dbname="postgres")
         self.sql("CREATE DATABASE %s" % self.db, dbname="postgres")
         r = subprocess.run([PYTHON, "-m", "django", "migrate", "--noinput"],
@@ -354,6 +361,8 @@ class DjangoPeer:
 
     def post(self, base_url, address, timeout=30):
         """One POST of the form through nginx: (status, Location)."""
+        if self._csrf is None:
+            raise PeerError("post: call csrf() first")
         cookie, tok = self._csrf
         m = re.match(r"http://([^:/]+):(\d+)$", base_url.rstrip("/"))
         c = http.client.HTTPConnection(m.group(1), int(m.group(2)),
