@@ -23,10 +23,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 contrib/deps.sh </dev/null >&2
-if ! command -v wrk >/dev/null 2>&1; then
-	echo "run.sh: installing wrk" >&2
+# wrk for the load; Django and gunicorn for the peer (test/bench/peer.py).
+if ! command -v wrk >/dev/null 2>&1 || ! command -v gunicorn >/dev/null 2>&1 ||
+	! /usr/bin/python3 -c 'import django, psycopg2' 2>/dev/null; then
+	echo "run.sh: installing wrk, python3-django, gunicorn" >&2
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-		wrk </dev/null >&2
+		wrk python3-django gunicorn python3-psycopg2 </dev/null >&2
 fi
 
 if [ ! -f "$BUILD/build.ninja" ]; then
