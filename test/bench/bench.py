@@ -571,16 +571,22 @@ class Bench:
     # :rcpt, :subject, :msg, :idlimit).  To follow a change of step 1's
     # statements, edit this table only.
     STEP1_STATEMENTS = [
-        ("all", "ratelimit_hit", {
-            1: "sha256(int8send(:addr))", 2: ":window", 3: "1"}),
-        ("known", "member_by_username", {1: "('bench' || :n::text)"}),
+        # Before the answer: the address hit (the client's own shard, as a
+        # worker's), the identifier hit and the lookup, one statement.
+        ("known", "step1_by_username", {
+            1: "sha256(int8send(:addr))", 2: "(1 + :client_id % 63)",
+            3: "sha256(int8send(:n))", 4: ":window",
+            5: "('bench' || :n::text)"}),
+        # After it, for a known member: the member's budget, token, mail.
         ("known", "reset_issue_limited", {
             1: ":n", 2: "sha256(int8send(:tok))", 3: ":ttl", 4: ":kind",
             5: ":rcpt", 6: ":subject", 7: ":msg",
-            8: "sha256(int8send(:n))", 9: ":idlimit", 10: ":window"}),
-        ("unknown", "member_by_username", {1: "('nobody' || :n::text)"}),
-        ("unknown", "ratelimit_hit", {
-            1: "sha256(int8send(-:n::bigint))", 2: ":window", 3: "1"}),
+            8: "sha256(int8send(-:n::bigint))", 9: ":idlimit",
+            10: ":window"}),
+        ("unknown", "step1_by_username", {
+            1: "sha256(int8send(:addr))", 2: "(1 + :client_id % 63)",
+            3: "sha256(int8send(:n + 1000000000))", 4: ":window",
+            5: "('nobody' || :n::text)"}),
     ]
 
     def pgbench_script(self):
@@ -1091,21 +1097,22 @@ class Bench:
             p.start(indexed=False)
             s.extra_locations.append(p.nginx_location(self.PEER_LOCATION))
             s.restart_nginx()
-            path = getattr(p, "step1_path", self.PEER_LOCATION)
             for indexed in (False, True):
                 if indexed:
                     p.restart(indexed=True)
                 for i, pid in enumerate(p.pids()):
                     s.pids["peer%d" % i] = pid
-                cookie, token = p.csrf()
+                p.csrf(self.url)  # a fresh pair for this start
                 self.fresh_tables()
                 r = self.series("peer%s" % ("-indexed" if indexed else ""),
-                                "step1", path, 32,
-                                self.step1_extra(self.members_now) +
-                                [cookie, token], script=p.wrk_script())
+                                "django", p.path, 32,
+                                p.wrk_extra(self.members_now,
+                                            self.a.known_pct, ADDRS),
+                                script=p.wrk_script())
+                s.clear_mails()
                 self.series_row(
                     "peer", "Django peer step 1, %s" % (
-                        "with pwreset's indexes" if indexed else "stock"),
+                        "index on UPPER(email), persistent connections" if indexed else "stock"),
                     r, "req/s @32")
                 self.peer[indexed] = r["rate"]
                 for k in [k for k in s.pids if k.startswith("peer")]:
