@@ -65,7 +65,7 @@
 		"$1::bytea",                                                   \
 		"$2::int") ", (SELECT hits FROM idh), " ASYNC_COMMIT           \
 			   ", " MEMBER_COLS " FROM (SELECT 1) AS one LEFT "    \
-					    "JOIN member m ON " match
+			   "JOIN member m ON " match
 #define STEP1_COLS     3 /* the counts and ASYNC_COMMIT before MEMBER_COLS */
 #define BY_USERNAME(n) "lower(m.username) = lower($" n "::text)"
 #define BY_EMAIL(n)    "lower(m.email) = lower($" n "::text)"
